@@ -1,0 +1,22 @@
+# make demo: set up and open the Gradio demo; make test: set up and run the whole suite.
+export GRADIO_ANALYTICS_ENABLED := False
+export STREAMLIT_BROWSER_GATHER_USAGE_STATS := false
+export HF_HUB_OFFLINE := 1
+PY := .venv/bin/python
+
+.PHONY: setup demo explorer test benchmarks
+setup:
+	bash scripts/setup.sh
+
+demo: setup
+	$(PY) demo_app.py
+
+explorer: setup
+	.venv/bin/streamlit run explorer/Home.py --server.address 127.0.0.1 --server.headless true
+
+test: setup
+	$(PY) -m pytest -q tests
+
+benchmarks: setup
+	$(PY) -m benchmarks.speed
+	$(PY) -m benchmarks.sample_quality

@@ -1,0 +1,45 @@
+"""Benchmark output: print a table and write it (markdown + JSON) under benchmarks/results/."""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from pathlib import Path
+
+import torch
+
+from core.atomic import atomic_path, write_json
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def machine_line() -> str:
+    return f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}"
+
+
+def markdown_table(rows: list[dict]) -> str:
+    columns = list(rows[0])
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    for row in rows:
+        lines.append("| " + " | ".join(_format(row[c]) for c in columns) + " |")
+    return "\n".join(lines)
+
+
+def _format(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}" if abs(value) < 1e5 else f"{value:.3e}"
+    return str(value)
+
+
+def write_report(name: str, title: str, command: str, rows: list[dict], notes: str = "") -> Path:
+    """Print and write benchmarks/results/{name}.md and {name}.json."""
+    table = markdown_table(rows)
+    stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    text = f"### {title}\n\n`{command}` ({stamp}; {machine_line()})\n\n{table}\n" + (f"\n{notes}\n" if notes else "")
+    print(text)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    with atomic_path(RESULTS / f"{name}.md") as temporary:
+        temporary.write_text(text)
+    write_json(RESULTS / f"{name}.json", {"title": title, "command": command, "date": stamp, "machine": machine_line(), "rows": rows, "notes": notes})
+    return RESULTS / f"{name}.md"

@@ -1,0 +1,83 @@
+"""Speed of the shipped generator on this machine: training and 10-step sampling images/s,
+fp32 and bf16 autocast, beside the model's FLOPs per image and the GFLOP/s achieved.
+
+    python -m benchmarks.speed [--checkpoint assets/fashion]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from benchmarks.report import write_report
+from core.checkpoint import load_generator
+from core.training import diffusion_loss
+
+
+def forward_flops(generator, batch: int = 1) -> int:
+    x = torch.randn(batch, *generator.image_shape)
+    with FlopCounterMode(display=False) as counter:
+        generator.unet(x, torch.full((batch,), 0.5))
+    return counter.get_total_flops() // batch
+
+
+def time_it(fn, repeats: int) -> float:
+    fn()  # warm-up
+    started = time.perf_counter()
+    for _ in range(repeats):
+        fn()
+    return (time.perf_counter() - started) / repeats
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--checkpoint", default="assets/fashion")
+    parser.add_argument("--train-batch", type=int, default=128)
+    parser.add_argument("--sample-batch", type=int, default=256)
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args(argv)
+
+    generator = load_generator(args.checkpoint)
+    flops = forward_flops(generator)
+    params = sum(p.numel() for p in generator.unet.parameters())
+    rows = []
+    for precision in ("fp32", "bf16"):
+        autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16")
+        trainable = load_generator(args.checkpoint).train().requires_grad_(True)
+        optimizer = torch.optim.AdamW(trainable.unet.parameters(), lr=1e-4)
+        images = torch.randn(args.train_batch, *generator.image_shape)
+
+        def train_step():
+            with autocast:
+                loss = diffusion_loss(trainable.unet, images, torch.rand(len(images)), torch.randn_like(images), "l1").mean()
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+
+        seconds = time_it(train_step, args.repeats)
+        per_image = 3 * flops  # forward + backward ~ 3 forwards
+        rows.append({"task": "training step", "precision": precision, "batch": args.train_batch,
+                     "images/s": args.train_batch / seconds, "GFLOP/image": per_image / 1e9,
+                     "GFLOP/s": args.train_batch * per_image / seconds / 1e9})
+
+        noise = torch.randn(args.sample_batch, *generator.image_shape)
+
+        def sample():
+            with torch.no_grad(), autocast:
+                generator.generate(noise, steps=10)
+
+        seconds = time_it(sample, max(1, args.repeats // 2))
+        per_image = 10 * flops
+        rows.append({"task": "10-step sampling", "precision": precision, "batch": args.sample_batch,
+                     "images/s": args.sample_batch / seconds, "GFLOP/image": per_image / 1e9,
+                     "GFLOP/s": args.sample_batch * per_image / seconds / 1e9})
+    notes = (f"Model: {params / 1e6:.2f}M parameters, {flops / 1e6:.1f} MFLOP per UNet forward per image "
+             "(torch.utils.flop_counter; a multiply-add counts 2). Training FLOPs are taken as 3 forwards.")
+    write_report("speed", "Speed: training and sampling", "python -m benchmarks.speed", rows, notes)
+
+
+if __name__ == "__main__":
+    main()

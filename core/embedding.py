@@ -1,0 +1,163 @@
+"""One API for every embedding method: images x -> seeds z with G(z) ~ x.
+
+    result = embed(generator, images, "fixed_point")
+    result.seeds, result.reconstructions, result.mse, result.psnr, result.nfe, result.seconds
+
+Methods
+- "gd": gradient descent on z through the sampler (the article's recipe by default);
+- "network": an embedding network E(x) -> z in one forward pass (needs `embedder=`);
+- "ddim_inversion": the deterministic update run backwards (S evaluations);
+- "fixed_point": each DDIM step inverted by Anderson-accelerated fixed-point iteration;
+- "hybrid": a network (or DDIM-inversion) start refined by a few descent steps.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, replace
+from typing import Callable, Literal
+
+import torch
+
+from core.generator import DiffusionGenerator
+from core.gradient_embedding import ORIGINAL_RECIPE, DescentConfig, descend
+from core.inversion import ddim_invert, fixed_point_invert
+
+Method = Literal["gd", "network", "ddim_inversion", "fixed_point", "hybrid"]
+METHODS: tuple[str, ...] = ("gd", "network", "ddim_inversion", "fixed_point", "hybrid")
+
+# Our defaults for refinement: MSE loss, no seed penalty, cosine-decayed larger step.
+REFINE_RECIPE = DescentConfig(iterations=100, lr=2e-2, loss="mse", seed_penalty=0.0, lr_schedule="cosine")
+
+# progress(done, total, message)
+Progress = Callable[[int, int, str], None]
+
+
+@dataclass
+class EmbeddingResult:
+    method: str
+    seeds: torch.Tensor  # (N, C, H, W): the best seed per image
+    reconstructions: torch.Tensor  # (N, C, H, W) in [0, 1]: G(seeds)
+    mse: torch.Tensor  # (N,) on [0, 1] pixels
+    nfe: int  # UNet forward evaluations per image spent finding the seed (descent adds as many backward passes)
+    seconds: float  # wall time for the whole batch
+    candidates: torch.Tensor | None = None  # (N, K, C, H, W) every seed found, when K > 1
+    candidate_mse: torch.Tensor | None = None  # (N, K)
+
+    @property
+    def psnr(self) -> torch.Tensor:
+        """(N,) PSNR in dB on [0, 1] pixels."""
+        return 10.0 * torch.log10(1.0 / self.mse.clamp_min(1e-12))
+
+    @property
+    def seconds_per_image(self) -> float:
+        return self.seconds / max(1, len(self.seeds))
+
+
+class EmbeddingInputError(ValueError):
+    """Images that the generator cannot embed (wrong shape, NaN, outside [0, 1])."""
+
+
+def check_images(generator: DiffusionGenerator, images: torch.Tensor) -> torch.Tensor:
+    if not isinstance(images, torch.Tensor) or images.ndim != 4:
+        raise EmbeddingInputError(f"images must be a (N, C, H, W) tensor, got {getattr(images, 'shape', type(images))}")
+    if tuple(images.shape[1:]) != generator.image_shape:
+        raise EmbeddingInputError(f"images have shape {tuple(images.shape[1:])}, the generator makes {generator.image_shape}")
+    if not torch.isfinite(images).all():
+        raise EmbeddingInputError("images contain NaN or infinite values")
+    if images.min() < -1e-4 or images.max() > 1 + 1e-4:
+        raise EmbeddingInputError(f"pixel values must be in [0, 1], got [{images.min():.3g}, {images.max():.3g}]")
+    return images.float().clamp(0, 1)
+
+
+@torch.no_grad()
+def reconstruct(generator: DiffusionGenerator, seeds: torch.Tensor, steps: int = 10, batch: int = 500) -> torch.Tensor:
+    return torch.cat([generator.generate(seeds[i : i + batch], steps) for i in range(0, len(seeds), batch)])
+
+
+def embed(
+    generator: DiffusionGenerator,
+    images: torch.Tensor,
+    method: Method = "fixed_point",
+    *,
+    steps: int = 10,
+    seeds_per_image: int = 1,
+    start: torch.Tensor | None = None,
+    embedder: torch.nn.Module | None = None,
+    descent: DescentConfig | None = None,
+    fixed_point_iterations: int = 30,
+    random_seed: int = 0,
+    progress: Progress | None = None,
+) -> EmbeddingResult:
+    """Embed images (N, C, H, W) in [0, 1]; see the module docstring for the methods.
+
+    seeds_per_image > 1 (gd, hybrid): K independent starts per image; the best is returned and all
+    are in `candidates`. `start` (N, C, H, W) replaces the random start of gd. `descent` overrides
+    the descent settings (gd: the article's recipe; hybrid: REFINE_RECIPE).
+    """
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; choose one of {list(METHODS)}")
+    images = check_images(generator, images)
+    n, k = len(images), int(seeds_per_image)
+    if k < 1:
+        raise ValueError("seeds_per_image must be >= 1")
+    if method in ("ddim_inversion", "fixed_point", "network") and k != 1:
+        raise ValueError(f"{method} is deterministic: it gives one seed per image (seeds_per_image=1)")
+    started = time.perf_counter()
+    normalized = generator.normalize(images)
+    candidates = candidate_mse = None
+
+    if method == "ddim_inversion":
+        with torch.no_grad():
+            seeds = ddim_invert(generator.unet, normalized, steps)
+        nfe = steps
+    elif method == "fixed_point":
+        report = (lambda done, total: progress(done, total, "inverting steps")) if progress else None
+        with torch.no_grad():
+            seeds, nfe = fixed_point_invert(generator.unet, normalized, steps, fixed_point_iterations, start=start, progress=report)
+    elif method == "network":
+        if embedder is None:
+            raise ValueError("method 'network' needs an embedder (core.embedder.load_embedder)")
+        with torch.no_grad():
+            seeds = embedder(images)
+        nfe = 0
+    else:  # gd, hybrid
+        config = descent or (ORIGINAL_RECIPE if method == "gd" else REFINE_RECIPE)
+        config = replace(config, steps=steps)
+        if method == "hybrid":
+            if embedder is not None:
+                with torch.no_grad():
+                    initial = embedder(images)
+                nfe = 0
+            else:
+                with torch.no_grad():
+                    initial = ddim_invert(generator.unet, normalized, steps)
+                nfe = steps
+            initial = initial.repeat_interleave(k, 0)
+            if k > 1:  # jitter the extra starts so the K candidates differ
+                noise = torch.randn(initial.shape, generator=torch.Generator().manual_seed(random_seed))
+                initial = initial + 0.1 * noise * (torch.arange(n * k) % k != 0).float().reshape(-1, 1, 1, 1)
+        else:
+            nfe = 0
+            if start is not None:
+                initial = start.float().repeat_interleave(k, 0)
+            else:
+                initial = torch.randn((n * k, *generator.image_shape), generator=torch.Generator().manual_seed(random_seed))
+        report = (lambda it, mse: progress(it, config.iterations, f"descent, mean MSE {mse.mean():.2e}")) if progress else None
+        all_seeds, all_mse, iterations = descend(generator, images.repeat_interleave(k, 0), initial, config, report)
+        nfe += iterations * steps
+        all_seeds, all_mse = all_seeds.reshape(n, k, *generator.image_shape), all_mse.reshape(n, k)
+        best = all_mse.argmin(1)
+        seeds = all_seeds[torch.arange(n), best]
+        if k > 1:
+            candidates, candidate_mse = all_seeds, all_mse
+
+    reconstructions = reconstruct(generator, seeds, steps)
+    mse = (reconstructions - images).pow(2).flatten(1).mean(1)
+    return EmbeddingResult(method, seeds.detach(), reconstructions, mse, int(nfe), time.perf_counter() - started,
+                           candidates, candidate_mse)
+
+
+def psnr_from_mse(mse: float) -> float:
+    return 10.0 * math.log10(1.0 / max(mse, 1e-12))
