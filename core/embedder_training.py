@@ -1,0 +1,145 @@
+"""Training an embedding network E(x) -> z for a frozen generator G.
+
+Phase 1 (warm start, cheap): regress E(G(z)) onto z over generated pairs (z, G(z)); no
+backpropagation through G.
+Phase 2 (the article's objective): minimise MAE(G(E(x)), x) on real training images,
+backpropagating through the frozen 10-step sampler (optionally with gradient checkpointing
+and bf16 autocast).
+
+    python -m core.embedder_training --generator assets/fashion --architecture unet \
+        --out assets/embedders/fashion-unet --pairs 20000 --warm-steps 3000 --finetune-steps 400
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import torch
+from torch.nn import functional as F
+from tqdm import tqdm
+
+from core.checkpoint import load_generator
+from core.data import load_dataset
+from core.embedder import ARCHITECTURES, Embedder, EmbedderConfig, save_embedder
+from core.embedding import reconstruct
+from core.gradient_embedding import generate_differentiable
+from core.seeds import seeded_noise
+
+
+@torch.no_grad()
+def make_pairs(generator, count: int, first_seed: int = 10**6, batch: int = 250) -> tuple[torch.Tensor, torch.Tensor]:
+    """(z, G(z)) for seeds first_seed.. (kept away from the seeds used for evaluation)."""
+    seeds = seeded_noise(list(range(first_seed, first_seed + count)), generator.image_shape)
+    images = torch.cat([generator.generate(seeds[i : i + batch]) for i in tqdm(range(0, count, batch), desc="pairs (z, G(z))")])
+    return seeds, images
+
+
+@torch.no_grad()
+def evaluate(generator, embedder, images: torch.Tensor) -> float:
+    """Mean MSE of G(E(x)) against x on [0, 1] pixels."""
+    return (reconstruct(generator, embedder(images)) - images).pow(2).mean().item()
+
+
+def train_embedder(
+    generator_path: str, architecture: str, out: str, pairs: int = 20000, warm_steps: int = 3000,
+    finetune_steps: int = 400, warm_batch: int = 128, finetune_batch: int = 16, warm_lr: float = 1e-3,
+    finetune_lr: float = 1e-4, bf16: bool = False, checkpointing: bool = False, eval_images: int = 200, seed: int = 0,
+    dataset: str = "fashion",
+) -> dict:
+    torch.manual_seed(seed)
+    generator = load_generator(generator_path)
+    c, s, _ = generator.image_shape
+    config = EmbedderConfig(architecture=architecture, image_size=s, channels=c,
+                            mean=generator.mean.flatten().tolist(), std=generator.std.flatten().tolist())
+    embedder = Embedder(config)
+    train_images, _ = load_dataset(dataset, "train", image_size=s, channels=c)
+    test_images, _ = load_dataset(dataset, "test", image_size=s, channels=c)
+    test_images = test_images[:eval_images]
+    log = {"architecture": architecture, "generator": str(generator_path), "parameters": sum(p.numel() for p in embedder.parameters())}
+    started = time.time()
+
+    # Phase 1: (z, G(z)) regression.
+    if warm_steps > 0:
+        seeds, images = make_pairs(generator, pairs)
+        optimizer = torch.optim.AdamW(embedder.parameters(), lr=warm_lr, weight_decay=1e-4)
+        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, warm_steps)
+        progress = tqdm(range(warm_steps), desc="phase 1: E(G(z)) -> z")
+        for step in progress:
+            index = torch.randint(0, len(seeds), (warm_batch,))
+            loss = F.mse_loss(embedder(images[index]), seeds[index])
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            if step % 50 == 0:
+                progress.set_postfix(seed_mse=f"{loss.item():.4f}")
+        embedder.eval()
+        log["phase1_test_mse"] = evaluate(generator, embedder, test_images)
+        log["phase1_minutes"] = round((time.time() - started) / 60, 2)
+        tqdm.write(f"phase 1 done: test MSE of G(E(x)) {log['phase1_test_mse']:.5f}")
+        save_embedder(embedder, out, {"training": log})
+
+    # Phase 2: image-space MAE through the frozen sampler.
+    if finetune_steps > 0:
+        embedder.train()
+        generator.requires_grad_(False)
+        optimizer = torch.optim.Adam(embedder.parameters(), lr=finetune_lr)
+        progress = tqdm(range(finetune_steps), desc="phase 2: MAE(G(E(x)), x)")
+        for step in progress:
+            index = torch.randint(0, len(train_images), (finetune_batch,))
+            images = train_images[index]
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                outputs = generate_differentiable(generator, embedder(images), 10, checkpointing)
+            loss = (outputs.float() - images).abs().mean()
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            progress.set_postfix(mae=f"{loss.item():.4f}")
+            if (step + 1) % 100 == 0 or step + 1 == finetune_steps:
+                embedder.eval()
+                log["phase2_steps"] = step + 1
+                log["phase2_test_mse"] = evaluate(generator, embedder, test_images)
+                log["total_minutes"] = round((time.time() - started) / 60, 2)
+                tqdm.write(f"phase 2 step {step + 1}: test MSE {log['phase2_test_mse']:.5f}")
+                save_embedder(embedder, out, {"training": log})
+                embedder.train()
+    embedder.eval()
+    log["total_minutes"] = round((time.time() - started) / 60, 2)
+    log["settings"] = {"pairs": pairs, "warm_steps": warm_steps, "finetune_steps": finetune_steps, "warm_batch": warm_batch,
+                       "finetune_batch": finetune_batch, "warm_lr": warm_lr, "finetune_lr": finetune_lr, "bf16": bf16,
+                       "checkpointing": checkpointing}
+    save_embedder(embedder, out, {"training": log})
+    return log
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m core.embedder_training", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--generator", default="assets/fashion")
+    parser.add_argument("--dataset", default="fashion", choices=["fashion", "digits"])
+    parser.add_argument("--architecture", choices=ARCHITECTURES, default="unet")
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--pairs", type=int, default=20000)
+    parser.add_argument("--warm-steps", type=int, default=3000)
+    parser.add_argument("--finetune-steps", type=int, default=400)
+    parser.add_argument("--warm-batch", type=int, default=128)
+    parser.add_argument("--finetune-batch", type=int, default=16)
+    parser.add_argument("--warm-lr", type=float, default=1e-3)
+    parser.add_argument("--finetune-lr", type=float, default=1e-4)
+    parser.add_argument("--bf16", action="store_true")
+    parser.add_argument("--checkpointing", action="store_true", help="gradient checkpointing through the sampler")
+    parser.add_argument("--eval-images", type=int, default=200)
+    args = parser.parse_args(argv)
+    log = train_embedder(args.generator, args.architecture, args.out, args.pairs, args.warm_steps, args.finetune_steps,
+                         args.warm_batch, args.finetune_batch, args.warm_lr, args.finetune_lr, args.bf16, args.checkpointing,
+                         args.eval_images, dataset=args.dataset)
+    log["command"] = "python -m core.embedder_training " + " ".join(argv if argv is not None else sys.argv[1:])
+    print(json.dumps(log, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
