@@ -1,0 +1,88 @@
+import csv
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from core.checkpoint import load_generator, save_generator
+from core.seeds import seeded_noise
+from core.embed import main as embed_main
+from core.sample import main as sample_main
+
+
+@pytest.fixture
+def checkpoint(tmp_path, tiny_generator):
+    return str(save_generator(tiny_generator, tmp_path / "generator"))
+
+
+def test_sample_grid_and_each(tmp_path, checkpoint):
+    out = tmp_path / "grid.png"
+    assert sample_main(["--checkpoint", checkpoint, "--seeds", "0-5", "--out", str(out), "--columns", "3", "--scale", "1",
+                        "--each", str(tmp_path / "each")]) == 0
+    assert Image.open(out).size == (3 * 10 + 2, 2 * 10 + 2)  # 8x8 images, 2-pixel padding
+    assert sorted(p.name for p in (tmp_path / "each").iterdir())[:2] == ["seed000000.png", "seed000001.png"]
+
+
+def test_sample_bad_inputs(tmp_path, checkpoint, capsys):
+    assert sample_main(["--checkpoint", str(tmp_path), "--out", str(tmp_path / "x.png")]) == 2
+    assert "no config.json" in capsys.readouterr().err
+    np.save(tmp_path / "wrong.npy", np.zeros((2, 1, 5, 5), np.float32))
+    assert sample_main(["--checkpoint", checkpoint, "--seed-file", str(tmp_path / "wrong.npy"), "--out", str(tmp_path / "x.png")]) == 2
+    assert "(2, 1, 5, 5)" in capsys.readouterr().err
+    np.save(tmp_path / "nan.npy", np.full((1, 1, 8, 8), np.nan, np.float32))
+    assert sample_main(["--checkpoint", checkpoint, "--seed-file", str(tmp_path / "nan.npy"), "--out", str(tmp_path / "x.png")]) == 2
+    assert "NaN" in capsys.readouterr().err
+    assert sample_main(["--checkpoint", checkpoint, "--seeds", "3-1", "--out", str(tmp_path / "x.png")]) == 2
+    assert not (tmp_path / "x.png").exists()
+
+
+def make_inputs(folder, checkpoint):
+    folder.mkdir()
+    generator = load_generator(checkpoint)  # the fp16 weights the CLI will use
+    images = generator.generate(seeded_noise([5, 6], generator.image_shape))
+    Image.fromarray((images[0, 0].numpy() * 255).round().astype(np.uint8)).save(folder / "good.png")
+    Image.new("RGB", (40, 30), (255, 255, 255)).save(folder / "photo.jpg")  # needs conversion
+    np.save(folder / "array.npy", images[1, 0].numpy())
+    (folder / "text.png").write_text("not an image")
+    np.save(folder / "wrong.npy", np.zeros((3, 3), np.float32))
+    np.save(folder / "nan.npy", np.full((8, 8), np.nan, np.float32))
+    (folder / "empty").mkdir()
+
+
+def test_embed_good_and_bad_files(tmp_path, checkpoint, tiny_generator, capsys):
+    make_inputs(tmp_path / "in", checkpoint)
+    out = tmp_path / "out"
+    code = embed_main([str(tmp_path / "in"), str(tmp_path / "in" / "empty"), str(tmp_path / "missing.png"),
+                       "--out", str(out), "--checkpoint", checkpoint, "--method", "fixed_point"])
+    captured = capsys.readouterr()
+    assert code == 1  # some inputs failed, the rest were processed
+    for name in ["text.png", "wrong.npy", "nan.npy", "missing.png", "empty"]:
+        assert name in captured.err, name
+    assert "RGB -> grey, 40x30 -> 8x8" in captured.out
+    rows = list(csv.DictReader(open(out / "summary.csv")))
+    assert [r["name"] for r in rows] == ["array", "good", "photo"]
+    assert float(rows[0]["psnr_db"]) > 35  # an image the generator made is inverted near-exactly
+    assert np.load(out / "seeds.npy").shape == (3, 1, 8, 8)
+    assert np.load(out / "good.seed.npy").shape == (1, 1, 8, 8)
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temporary files left
+
+    # the seed file goes back through the sampling command to the same reconstructions
+    assert sample_main(["--checkpoint", checkpoint, "--seed-file", str(out / "seeds.npy"), "--out", str(tmp_path / "g.png"),
+                        "--each", str(tmp_path / "each")]) == 0
+    again = np.asarray(Image.open(tmp_path / "each" / "seeds_0001.png"), dtype=float)
+    first = np.asarray(Image.open(out / "good.png"), dtype=float)
+    assert np.abs(again - first).max() <= 1
+
+
+def test_embed_several_seeds_with_gd(tmp_path, checkpoint, tiny_generator):
+    make_inputs(tmp_path / "in", checkpoint)
+    out = tmp_path / "out"
+    assert embed_main([str(tmp_path / "in" / "good.png"), "--out", str(out), "--checkpoint", checkpoint, "--method", "gd",
+                       "--seeds-per-image", "3", "--iterations", "5"]) == 0
+    assert np.load(out / "good.seed.npy").shape == (3, 1, 8, 8)
+
+
+def test_embed_nothing_usable(tmp_path, checkpoint, capsys):
+    (tmp_path / "bad.png").write_text("x")
+    assert embed_main([str(tmp_path / "bad.png"), "--out", str(tmp_path / "o"), "--checkpoint", checkpoint]) == 2
+    assert "no usable input images" in capsys.readouterr().err
