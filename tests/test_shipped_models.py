@@ -1,0 +1,38 @@
+"""The shipped weights load and do what the README says (no retraining)."""
+
+from pathlib import Path
+
+import torch
+
+from core.checkpoint import load_generator
+from core.classifier import accuracy, batched, load_classifier
+from core.data import load_digits_split, load_fashion_mnist
+from core.seeds import seeded_noise
+
+ASSETS = Path(__file__).resolve().parent.parent / "assets"
+
+
+def test_classifier_accuracy_as_reported():
+    classifier = load_classifier(ASSETS / "classifier")
+    images, labels = load_fashion_mnist("test")
+    assert accuracy(classifier, images[:3000], labels[:3000]) >= 0.90
+
+
+def test_fashion_generator_makes_garments_the_classifier_recognises():
+    generator = load_generator(ASSETS / "fashion")
+    classifier = load_classifier(ASSETS / "classifier")
+    with torch.no_grad():
+        samples = generator.generate(seeded_noise(list(range(200)), generator.image_shape))
+    probabilities = torch.softmax(batched(classifier, samples), dim=1)
+    assert probabilities.max(1).values.mean() > 0.8
+    assert len(torch.unique(probabilities.argmax(1))) == 10  # every class appears among 200 samples
+
+
+def test_digits_generator_loads_and_samples():
+    generator = load_generator(ASSETS / "digits")
+    with torch.no_grad():
+        samples = generator.generate(seeded_noise(list(range(64)), generator.image_shape))
+    assert samples.shape == (64, 1, 8, 8)
+    real, _ = load_digits_split("test")
+    # samples have the data's ink statistics (mean brightness within 0.05 of the test set's)
+    assert abs(samples.mean() - real.mean()) < 0.05
