@@ -1,0 +1,19 @@
+"""Inline benchmarks/results/*.md into README.md between <!-- results:NAME --> markers."""
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+readme = (ROOT / "README.md").read_text()
+
+
+def inline(match: re.Match) -> str:
+    name = match.group(1)
+    path = ROOT / "benchmarks" / "results" / f"{name}.md"
+    body = path.read_text().strip() if path.is_file() else f"(not measured yet: run the command in the text above)"
+    return f"<!-- results:{name} -->\n{body}\n<!-- /results:{name} -->"
+
+
+readme = re.sub(r"<!-- results:(\w+) -->.*?<!-- /results:\1 -->", inline, readme, flags=re.S)
+(ROOT / "README.md").write_text(readme)
+print("README.md updated")
