@@ -23,9 +23,9 @@ from core.seeds import parse_seed_list, seeded_noise  # noqa: E402
 ASSETS = Path(__file__).resolve().parent / "assets"
 GENERATORS = {name: load_generator(ASSETS / name) for name in ("fashion", "digits") if (ASSETS / name / "config.json").is_file()}
 MAX_IMAGES = 256
-torch.set_grad_enabled(False)
 
 
+@torch.no_grad()
 def generate(model_name: str, seed_text: str, steps: int):
     """Seed numbers -> a grid of generated images."""
     if model_name not in GENERATORS:

@@ -1,0 +1,67 @@
+"""Copy a training run's EMA checkpoint into assets/NAME with its training log and a sample
+grid, and write benchmarks/results/shipped.md (the README's table of shipped models).
+
+    python scripts/ship_generator.py runs/fashion fashion "python -m core.train --dataset fashion ..."
+"""
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import torch
+
+from core.atomic import atomic_path, save_image
+from core.checkpoint import load_generator
+from core.images import make_grid
+from core.seeds import seeded_noise
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def ship(run: Path, name: str, command: str) -> None:
+    target = ROOT / "assets" / name
+    target.mkdir(parents=True, exist_ok=True)
+    for file in ("config.json", "model.safetensors"):
+        shutil.copy2(run / "ema" / file, target / file)
+    shutil.copy2(run / "log.jsonl", target / "training_log.jsonl")
+    config = json.loads((target / "config.json").read_text())
+    config["training"]["command"] = command
+    (target / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+    generator = load_generator(target)
+    with torch.no_grad():
+        samples = generator.generate(seeded_noise(list(range(64)), generator.image_shape))
+    save_image(target / "samples.png", make_grid(samples, scale=max(1, 112 // generator.config.image_size)))
+
+
+def table() -> str:
+    rows = ["| model | preset | parameters | epochs | steps | training minutes | final train loss | final val loss (by t: 0-0.2 ... 0.8-1) | command |",
+            "|---|---|---|---|---|---|---|---|---|"]
+    for config_path in sorted((ROOT / "assets").glob("*/config.json")):
+        config = json.loads(config_path.read_text())
+        if config.get("kind") != "ddim-generator":
+            continue
+        log = [json.loads(line) for line in (config_path.parent / "training_log.jsonl").read_text().splitlines() if line.strip()]
+        last, training = log[-1], config["training"]
+        params = sum(t.numel() for t in load_generator(config_path.parent).unet.parameters())
+        by_t = " / ".join(f"{v:.3f}" for v in last["val_loss_by_t"].values())
+        rows.append(f"| `assets/{config_path.parent.name}` | {training['preset']} | {params / 1e6:.2f}M | {training['epochs_done']} | "
+                    f"{training['steps']} | {training['train_minutes']} | {last['train_loss']:.4f} | {last['val_loss']:.4f} ({by_t}) | "
+                    f"`{training.get('command', '')}` |")
+    classifier = ROOT / "assets" / "classifier" / "config.json"
+    if classifier.is_file():
+        report = json.loads(classifier.read_text())
+        rows.append(f"\nClassifier `assets/classifier` (feature space of the Frechet distance): test accuracy "
+                    f"**{report['test_accuracy']:.2%}** on the 10,000 test images, {report['epochs']} epochs, "
+                    f"{report['train_minutes']} minutes: `{report.get('command', 'python -m core.classifier')}`.")
+    rows.append("\nTraining logs (one JSON line per epoch, with validation loss per noise level) sit beside the weights as "
+                "`training_log.jsonl`; the sample grids as `samples.png`.")
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 4:
+        ship(Path(sys.argv[1]), sys.argv[2], sys.argv[3])
+    with atomic_path(ROOT / "benchmarks" / "results" / "shipped.md") as temporary:
+        temporary.write_text(table() + "\n")
+    print(table())
