@@ -38,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--save-every-minutes", type=float, default=defaults.save_every_minutes)
     parser.add_argument("--val-images", type=int, default=defaults.val_images)
     parser.add_argument("--sample-seeds", type=int, default=defaults.sample_seeds)
+    parser.add_argument("--init-from", default=None, help="start from this generator checkpoint's weights (continue training a shipped model)")
     return parser
 
 

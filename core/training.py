@@ -22,7 +22,7 @@ from torch.nn import functional as F
 from tqdm import tqdm
 
 from core.atomic import save_image, write_json
-from core.checkpoint import load_tensors, save_generator, save_tensors
+from core.checkpoint import load_generator, load_tensors, save_generator, save_tensors
 from core.data import channel_stats, load_dataset
 from core.generator import DiffusionGenerator
 from core.images import make_grid
@@ -55,6 +55,7 @@ class TrainConfig:
     save_every_minutes: float = 10.0  # also save the resumable state mid-epoch
     val_images: int = 2000  # test images for the validation loss
     sample_seeds: int = 64  # grid of seeds 0..n-1 each epoch
+    init_from: str | None = None  # start a new run from a generator checkpoint's weights (e.g. assets/fashion)
 
 
 def ema_decay_at(step: int, max_decay: float) -> float:
@@ -117,6 +118,8 @@ class Trainer:
         self.optimizer = torch.optim.AdamW(self.generator.unet.parameters(), lr=config.lr, weight_decay=config.weight_decay)
         self.noise_rng = torch.Generator(device=self.device).manual_seed(config.seed * 1000 + self.rank)
         self.epoch, self.step_in_epoch, self.global_step, self.train_seconds = 0, 0, 0, 0.0
+        if config.init_from and not (self.out / STATE_JSON).is_file():
+            self._initialise_from(config.init_from)
         self._resume_if_possible()
         self.unet = self.generator.unet
         if self.distributed:
@@ -164,6 +167,17 @@ class Trainer:
         self.global_step, self.train_seconds = meta["global_step"], meta["train_seconds"]
         if self.is_main:
             print(f"resumed {self.out} at epoch {self.epoch}, step {self.global_step} ({self.train_seconds / 60:.1f} min trained)")
+
+    def _initialise_from(self, checkpoint: str) -> None:
+        """Copy a shipped generator's (EMA) weights into the model and the EMA; fresh optimizer."""
+        source = load_generator(checkpoint)
+        if source.config != self.generator.config:
+            raise ValueError(f"--init-from {checkpoint} has UNet config {source.config}, preset {self.config.preset!r} is {self.generator.config}")
+        self.generator.unet.load_state_dict(source.unet.state_dict())
+        self.ema.unet.load_state_dict(source.unet.state_dict())
+        self.global_step = self.config.warmup_steps  # no learning-rate warm-up; EMA decay starts high
+        if self.is_main:
+            print(f"initialised from {checkpoint}")
 
     def _summary(self) -> dict:
         return {"dataset": self.config.dataset, "preset": self.config.preset, "epochs_done": self.epoch,

@@ -86,3 +86,14 @@ def test_unknown_preset_lists_choices(capsys):
 def test_missing_dataset_message(tmp_path, capsys):
     assert train_main(["--dataset", "fashion", "--data-path", str(tmp_path), "--out", str(tmp_path / "run")]) == 2
     assert "dataset-fashion-mnist" in capsys.readouterr().err
+
+
+def test_init_from_checkpoint(tmp_path):
+    assert train_main([*TINY, "--out", str(tmp_path / "a"), "--max-steps", "3"]) == 0
+    assert train_main([*TINY, "--out", str(tmp_path / "b"), "--max-steps", "1", "--warmup-steps", "0",
+                       "--init-from", str(tmp_path / "a" / "ema")]) == 0
+    source = load_file(str(tmp_path / "a" / "ema" / "model.safetensors"))
+    continued = load_file(str(tmp_path / "b" / "train_state.safetensors"))
+    # one small step away from the source weights, not from a fresh initialisation
+    difference = (continued["model.unet.output_conv.weight"] - source["output_conv.weight"].float()).abs().max()
+    assert 0 < difference < 0.01
