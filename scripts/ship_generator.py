@@ -39,7 +39,7 @@ def table() -> str:
             "|---|---|---|---|---|---|---|---|---|"]
     for config_path in sorted((ROOT / "assets").glob("*/config.json")):
         config = json.loads(config_path.read_text())
-        if config.get("kind") != "ddim-generator":
+        if config.get("kind") != "ddim-generator" or not (config_path.parent / "training_log.jsonl").is_file():
             continue
         log = [json.loads(line) for line in (config_path.parent / "training_log.jsonl").read_text().splitlines() if line.strip()]
         last, training = log[-1], config["training"]
