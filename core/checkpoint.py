@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 
 import torch
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from core.atomic import atomic_path, write_json
@@ -28,9 +28,18 @@ class CheckpointError(ValueError):
     """A checkpoint that is missing, corrupt, foreign or does not match its config."""
 
 
-def save_tensors(target: str | os.PathLike, tensors: dict[str, torch.Tensor]) -> None:
+def save_tensors(target: str | os.PathLike, tensors: dict[str, torch.Tensor], metadata: dict[str, str] | None = None) -> None:
     with atomic_path(target) as temporary:
-        save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(temporary))
+        save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(temporary), metadata=metadata)
+
+
+def read_metadata(path: str | os.PathLike) -> dict[str, str]:
+    """The string metadata of a safetensors file header."""
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            return handle.metadata() or {}
+    except (SafetensorError, OSError, ValueError, RuntimeError) as error:
+        raise CheckpointError(f"{path} is not a readable safetensors file ({error})") from None
 
 
 def load_tensors(path: str | os.PathLike) -> dict[str, torch.Tensor]:

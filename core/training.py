@@ -22,7 +22,7 @@ from torch.nn import functional as F
 from tqdm import tqdm
 
 from core.atomic import save_image, write_json
-from core.checkpoint import load_generator, load_tensors, save_generator, save_tensors
+from core.checkpoint import load_generator, load_tensors, read_metadata, save_generator, save_tensors
 from core.data import channel_stats, load_dataset
 from core.generator import DiffusionGenerator
 from core.images import make_grid
@@ -118,7 +118,7 @@ class Trainer:
         self.optimizer = torch.optim.AdamW(self.generator.unet.parameters(), lr=config.lr, weight_decay=config.weight_decay)
         self.noise_rng = torch.Generator(device=self.device).manual_seed(config.seed * 1000 + self.rank)
         self.epoch, self.step_in_epoch, self.global_step, self.train_seconds = 0, 0, 0, 0.0
-        if config.init_from and not (self.out / STATE_JSON).is_file():
+        if config.init_from and not (self.out / STATE_WEIGHTS).is_file():
             self._initialise_from(config.init_from)
         self._resume_if_possible()
         self.unet = self.generator.unet
@@ -139,18 +139,20 @@ class Trainer:
         if not self.is_main:
             return
         self.out.mkdir(parents=True, exist_ok=True)
-        save_tensors(self.out / STATE_WEIGHTS, self._state_tensors())
-        write_json(self.out / STATE_JSON, {
-            "epoch": self.epoch, "step_in_epoch": self.step_in_epoch, "global_step": self.global_step,
-            "train_seconds": self.train_seconds, "config": asdict(self.config),
-        })
+        meta = {"epoch": self.epoch, "step_in_epoch": self.step_in_epoch, "global_step": self.global_step,
+                "train_seconds": self.train_seconds, "config": asdict(self.config)}
+        # The counters travel inside the weights file, so one atomic rename saves a consistent state;
+        # train_state.json is a readable copy.
+        save_tensors(self.out / STATE_WEIGHTS, self._state_tensors(), {"state": json.dumps(meta)})
+        write_json(self.out / STATE_JSON, meta)
         save_generator(self.ema, self.out / "ema", {"training": self._summary()})
 
     def _resume_if_possible(self) -> None:
-        meta_path = self.out / STATE_JSON
-        if not meta_path.is_file():
+        weights_path = self.out / STATE_WEIGHTS
+        if not weights_path.is_file():
             return
-        meta = json.loads(meta_path.read_text())
+        stored = read_metadata(weights_path).get("state")
+        meta = json.loads(stored) if stored else json.loads((self.out / STATE_JSON).read_text())
         if meta["config"]["preset"] != self.config.preset or meta["config"]["dataset"] != self.config.dataset:
             raise ValueError(f"{self.out} holds a run of preset {meta['config']['preset']!r} on {meta['config']['dataset']!r}; use another --out")
         tensors = load_tensors(self.out / STATE_WEIGHTS)
