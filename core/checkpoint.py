@@ -69,6 +69,8 @@ def read_config(directory: str | os.PathLike, kind: str) -> dict:
     if not isinstance(config, dict) or config.get("kind") != kind:
         found = config.get("kind") if isinstance(config, dict) else type(config).__name__
         raise CheckpointError(f"{directory} holds a {found!r} checkpoint, expected {kind!r}")
+    if not isinstance(config.get("format_version", 0), int):
+        raise CheckpointError(f"{directory}: format_version must be an integer")
     if config.get("format_version", 0) > FORMAT_VERSION:
         raise CheckpointError(f"{directory} has format version {config['format_version']}; this code reads <= {FORMAT_VERSION}")
     return config

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import gzip
+import zlib
 import os
 from pathlib import Path
 
@@ -40,7 +41,7 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
     path = Path(path)
     try:
         raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
-    except (OSError, EOFError, gzip.BadGzipFile) as error:
+    except (OSError, EOFError, gzip.BadGzipFile, zlib.error) as error:
         raise DatasetError(f"cannot read IDX file {path}: {error}") from None
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_DTYPES or raw[3] == 0:
         raise DatasetError(f"{path} is not an IDX file (bad magic number {raw[:4].hex() or 'empty'})")
@@ -96,6 +97,11 @@ def load_digits_split(split: str = "train") -> tuple[torch.Tensor, torch.Tensor]
 
 def pil_to_tensor(image: Image.Image, image_size: int, channels: int) -> torch.Tensor:
     """Any PIL image -> (channels, size, size) in [0, 1]: shorter side resized, then centre-cropped."""
+    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):  # 16-bit or float grey: rescale, don't clamp to 255
+        array = np.asarray(image, dtype=np.float64)
+        low, high = float(array.min()), float(array.max())
+        scaled = (array - low) / (high - low) if high > low else np.zeros_like(array)
+        image = Image.fromarray((scaled * 255).round().astype(np.uint8), "L")
     image = image.convert("L" if channels == 1 else "RGB")
     width, height = image.size
     scale = image_size / min(width, height)
@@ -123,7 +129,7 @@ def load_image_folder(
                 image.load()
                 tensors.append(pil_to_tensor(image, image_size, channels))
             kept.append(path)
-        except (UnidentifiedImageError, OSError, ValueError) as error:
+        except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError, SyntaxError) as error:
             on_error(f"skipping unreadable image {path}: {error}")
     if not tensors:
         raise DatasetError(f"no readable images ({', '.join(sorted(IMAGE_SUFFIXES))}) in {root}")
@@ -142,6 +148,8 @@ def load_dataset(
         if path is None:
             raise DatasetError("the 'folder' dataset needs --data-path")
         images, _ = load_image_folder(path, image_size, channels)
+        if len(images) < 2:
+            raise DatasetError(f"{path} holds {len(images)} readable image(s); a train/test split needs at least 2")
         order = torch.randperm(len(images), generator=torch.Generator().manual_seed(0))
         cut = max(1, len(images) // 20)
         chosen = order[cut:] if split == "train" else order[:cut]

@@ -71,6 +71,13 @@ def main(argv: list[str] | None = None) -> int:
     if embedder is not None and embedder.image_shape != generator.image_shape:
         print(f"error: embedder makes seeds {embedder.image_shape}, generator needs {generator.image_shape}", file=sys.stderr)
         return 2
+    for flag, value in (("--steps", args.steps), ("--batch-size", args.batch_size), ("--seeds-per-image", args.seeds_per_image)):
+        if value < 1:
+            print(f"error: {flag} must be at least 1", file=sys.stderr)
+            return 2
+    if args.iterations is not None and args.iterations < 1:
+        print("error: --iterations must be at least 1", file=sys.stderr)
+        return 2
     if args.seeds_per_image > 1 and args.method not in ("gd", "hybrid"):
         print(f"error: --seeds-per-image > 1 needs --method gd or hybrid ({args.method} is deterministic)", file=sys.stderr)
         return 2
@@ -105,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         batch = loaded[start : start + args.batch_size]
         images = torch.stack([image for _, image in batch])
         result = embed(generator, images, args.method, steps=args.steps, seeds_per_image=args.seeds_per_image, embedder=embedder,
-                       descent=descent, fixed_point_iterations=args.iterations or 30)
+                       descent=descent, fixed_point_iterations=args.iterations if args.iterations is not None else 30)
         for i, (path, _) in enumerate(batch):
             name = names[start + i]
             seeds = result.candidates[i] if result.candidates is not None else result.seeds[i : i + 1]

@@ -62,6 +62,8 @@ class EmbeddingInputError(ValueError):
 def check_images(generator: DiffusionGenerator, images: torch.Tensor) -> torch.Tensor:
     if not isinstance(images, torch.Tensor) or images.ndim != 4:
         raise EmbeddingInputError(f"images must be a (N, C, H, W) tensor, got {getattr(images, 'shape', type(images))}")
+    if len(images) == 0:
+        raise EmbeddingInputError("no images to embed (empty batch)")
     if tuple(images.shape[1:]) != generator.image_shape:
         raise EmbeddingInputError(f"images have shape {tuple(images.shape[1:])}, the generator makes {generator.image_shape}")
     if not torch.isfinite(images).all():
@@ -104,6 +106,11 @@ def embed(
         raise ValueError("seeds_per_image must be >= 1")
     if method in ("ddim_inversion", "fixed_point", "network") and k != 1:
         raise ValueError(f"{method} is deterministic: it gives one seed per image (seeds_per_image=1)")
+    if start is not None and (tuple(start.shape) != tuple(images.shape) or not torch.isfinite(start).all()):
+        raise EmbeddingInputError(f"start seeds must be finite with the images' shape {tuple(images.shape)}, got {tuple(start.shape)}")
+    device = generator.mean.device
+    images = images.to(device)
+    start = start.float().to(device) if start is not None else None
     started = time.perf_counter()
     normalized = generator.normalize(images)
     candidates = candidate_mse = None
@@ -134,16 +141,13 @@ def embed(
                 with torch.no_grad():
                     initial = ddim_invert(generator.unet, normalized, steps)
                 nfe = steps
-            initial = initial.repeat_interleave(k, 0)
-            if k > 1:  # jitter the extra starts so the K candidates differ
-                noise = torch.randn(initial.shape, generator=torch.Generator().manual_seed(random_seed))
-                initial = initial + 0.1 * noise * (torch.arange(n * k) % k != 0).float().reshape(-1, 1, 1, 1)
+            initial = _jittered(initial, k, random_seed)
         else:
             nfe = 0
             if start is not None:
-                initial = start.float().repeat_interleave(k, 0)
+                initial = _jittered(start, k, random_seed)
             else:
-                initial = torch.randn((n * k, *generator.image_shape), generator=torch.Generator().manual_seed(random_seed))
+                initial = torch.randn((n * k, *generator.image_shape), generator=torch.Generator().manual_seed(random_seed)).to(device)
         report = (lambda it, mse: progress(it, config.iterations, f"descent, mean MSE {mse.mean():.2e}")) if progress else None
         all_seeds, all_mse, iterations = descend(generator, images.repeat_interleave(k, 0), initial, config, report)
         nfe += iterations * steps
@@ -157,6 +161,16 @@ def embed(
     mse = (reconstructions - images).pow(2).flatten(1).mean(1)
     return EmbeddingResult(method, seeds.detach(), reconstructions, mse, int(nfe), time.perf_counter() - started,
                            candidates, candidate_mse)
+
+
+def _jittered(starts: torch.Tensor, k: int, random_seed: int, scale: float = 0.1) -> torch.Tensor:
+    """(N, C, H, W) -> (N * K, C, H, W): each start K times; all but the first copy perturbed so the K runs differ."""
+    repeated = starts.repeat_interleave(k, 0)
+    if k == 1:
+        return repeated
+    noise = torch.randn(repeated.shape, generator=torch.Generator().manual_seed(random_seed)).to(repeated.device)
+    keep_first = (torch.arange(len(repeated), device=repeated.device) % k != 0).float().reshape(-1, 1, 1, 1)
+    return repeated + scale * noise * keep_first
 
 
 def psnr_from_mse(mse: float) -> float:

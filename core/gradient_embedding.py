@@ -61,7 +61,7 @@ def descend(
     scheduler = (torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, config.iterations))
                  if config.lr_schedule == "cosine" else None)
     best_seeds = start.detach().clone()
-    best_mse = torch.full((len(start),), float("inf"))
+    best_mse = torch.full((len(start),), float("inf"), device=start.device)
     iteration = 0
     for iteration in range(1, config.iterations + 1):
         with torch.enable_grad():

@@ -80,6 +80,7 @@ def _load_npy(path: Path, image_shape: tuple[int, int, int]) -> tuple[torch.Tens
         raise ImageInputError(f"{path}: not a readable .npy array ({error})") from None
     if not np.issubdtype(array.dtype, np.number) or array.dtype == np.bool_:
         raise ImageInputError(f"{path}: dtype {array.dtype} is not numeric")
+    dtype = array.dtype
     array = array.astype(np.float32)
     original_shape = array.shape
     if array.ndim == 2 and channels == 1:
@@ -92,12 +93,15 @@ def _load_npy(path: Path, image_shape: tuple[int, int, int]) -> tuple[torch.Tens
     if not np.isfinite(array).all():
         raise ImageInputError(f"{path}: array contains NaN or infinite values")
     note = "used as is"
-    if array.max() > 1.0:
-        if array.min() < 0 or array.max() > 255:
-            raise ImageInputError(f"{path}: values in [{array.min():.3g}, {array.max():.3g}]; expected [0, 1] or [0, 255]")
+    low, high = float(array.min()), float(array.max())
+    if np.issubdtype(dtype, np.integer) or high > 1.5:  # integers or clearly 8-bit values
+        if low < 0 or high > 255:
+            raise ImageInputError(f"{path}: values in [{low:.3g}, {high:.3g}]; expected [0, 1] or [0, 255]")
         array, note = array / 255.0, "scaled [0, 255] -> [0, 1]"
-    elif array.min() < 0:
-        raise ImageInputError(f"{path}: negative values ({array.min():.3g}); expected [0, 1] or [0, 255]")
+    elif low < -0.01 or high > 1.01:
+        raise ImageInputError(f"{path}: values in [{low:.3g}, {high:.3g}]; expected [0, 1] or [0, 255]")
+    elif low < 0 or high > 1:
+        array, note = array.clip(0, 1), "clipped to [0, 1]"
     return torch.from_numpy(array), note
 
 

@@ -67,6 +67,7 @@ def anderson_solve(
     best_x, best_residual = start.clone(), torch.full((n,), float("inf"), device=start.device)
     xs, gs = [], []  # histories of (N, D) iterates and map values
     evaluations = 0
+    converged = False
     for _ in range(iterations):
         g = fixed_map(x)
         evaluations += 1
@@ -75,6 +76,7 @@ def anderson_solve(
         improved = residual_rms < best_residual
         best_x[improved], best_residual[improved] = x[improved], residual_rms[improved]
         if (best_residual < tolerance).all():
+            converged = True
             break
         xs.append(x.flatten(1))
         gs.append(g.flatten(1))
@@ -85,7 +87,8 @@ def anderson_solve(
         # minimise ||sum_j alpha_j f_j|| with sum alpha = 1, via differences of residuals
         residuals = torch.stack([gj - xj for xj, gj in zip(xs, gs)], dim=2)  # (N, D, m)
         d_residuals = residuals[:, :, 1:] - residuals[:, :, :-1]  # (N, D, m-1)
-        gamma = torch.linalg.lstsq(d_residuals, residuals[:, :, -1:], driver="gelsd").solution  # (N, m-1, 1)
+        driver = "gelsd" if d_residuals.device.type == "cpu" else "gels"  # CUDA supports only gels
+        gamma = torch.linalg.lstsq(d_residuals, residuals[:, :, -1:], driver=driver).solution  # (N, m-1, 1)
         g_stack = torch.stack(gs, dim=2)
         x_stack = torch.stack(xs, dim=2)
         d_g = g_stack[:, :, 1:] - g_stack[:, :, :-1]
@@ -95,6 +98,8 @@ def anderson_solve(
         new_x = mixed_x + damping * (mixed_g - mixed_x)
         new_x = torch.where(torch.isfinite(new_x), new_x, gs[-1])  # a singular solve falls back to plain iteration
         x = new_x.reshape(start.shape).detach()
+    if converged:
+        return best_x, best_residual, evaluations
     # evaluate the last iterate too
     g = fixed_map(x)
     evaluations += 1
@@ -122,6 +127,8 @@ def fixed_point_invert(
     times = step_times(steps).tolist()[:-1]
     total_evaluations = 0
     warm_starts = _forward_trajectory(denoiser, start, times) if start is not None else None
+    if warm_starts is not None:
+        total_evaluations += len(times) - 1
 
     # Step 1: y = s x + n eps(y) at t_{S-1}.
     noise_rate, signal_rate = _rates(times[-1], images)

@@ -47,8 +47,8 @@ def main(argv: list[str] | None = None) -> int:
         else:
             seeds = parse_seed_list(args.seeds)
             noise, names = seeded_noise(seeds, generator.image_shape), [f"seed{s:06d}" for s in seeds]
-        if args.steps < 1:
-            raise ValueError("--steps must be at least 1")
+        if args.steps < 1 or args.batch_size < 1:
+            raise ValueError("--steps and --batch-size must be at least 1")
     except (CheckpointError, SeedFileError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -77,14 +77,15 @@ def diffusion_loss(
 def validation_losses(generator: DiffusionGenerator, images: torch.Tensor, kind: str, batch: int = 500) -> dict:
     """Loss on fixed (t, eps) draws over normalized test images, overall and per t-bin."""
     rng = torch.Generator().manual_seed(1234)
-    times = torch.rand(len(images), generator=rng)
-    noises = torch.randn(images.shape, generator=rng)
+    times = torch.rand(len(images), generator=rng).to(images.device)
+    noises = torch.randn(images.shape, generator=rng).to(images.device)
     losses = torch.cat([
         diffusion_loss(generator.unet, images[i : i + batch], times[i : i + batch], noises[i : i + batch], kind)
         for i in range(0, len(images), batch)
     ])
     bins = (times * VALIDATION_BINS).long().clamp(max=VALIDATION_BINS - 1)
-    per_bin = {f"t{b / VALIDATION_BINS:.1f}-{(b + 1) / VALIDATION_BINS:.1f}": losses[bins == b].mean().item() for b in range(VALIDATION_BINS)}
+    per_bin = {f"t{b / VALIDATION_BINS:.1f}-{(b + 1) / VALIDATION_BINS:.1f}": losses[bins == b].mean().item()
+               for b in range(VALIDATION_BINS) if (bins == b).any()}
     return {"val_loss": losses.mean().item(), "val_loss_by_t": per_bin}
 
 
@@ -100,6 +101,8 @@ class Trainer:
         if self.distributed:  # share the cores between the local processes
             torch.set_num_threads(max(1, (os.cpu_count() or 1) // int(os.environ.get("LOCAL_WORLD_SIZE", self.world_size))))
         self.device = torch.device(f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}" if torch.cuda.is_available() else "cpu")
+        if self.device.type == "cuda":
+            torch.cuda.set_device(self.device)
         self.out = Path(config.out)
         self.stop_requested = False
 
@@ -109,6 +112,9 @@ class Trainer:
         expected = (unet_config.channels, unet_config.image_size, unet_config.image_size)
         if tuple(train_images.shape[1:]) != expected:
             raise ValueError(f"dataset {config.dataset!r} gives images {tuple(train_images.shape[1:])}, preset {config.preset!r} expects {expected}")
+        if len(train_images) < config.batch_size or config.batch_size < self.world_size:
+            raise ValueError(f"batch size {config.batch_size} needs at least that many training images (have {len(train_images)}) "
+                             f"and at least one image per process ({self.world_size})")
         mean, std = channel_stats(train_images)
         torch.manual_seed(config.seed)  # identical initial weights on every rank
         self.generator = DiffusionGenerator(unet_config, mean, std).to(self.device)
@@ -118,6 +124,7 @@ class Trainer:
         self.optimizer = torch.optim.AdamW(self.generator.unet.parameters(), lr=config.lr, weight_decay=config.weight_decay)
         self.noise_rng = torch.Generator(device=self.device).manual_seed(config.seed * 1000 + self.rank)
         self.epoch, self.step_in_epoch, self.global_step, self.train_seconds = 0, 0, 0, 0.0
+        self.schedule_offset = 0  # added to the step for the LR warm-up and EMA decay (continued runs)
         if config.init_from and not (self.out / STATE_WEIGHTS).is_file():
             self._initialise_from(config.init_from)
         self._resume_if_possible()
@@ -140,7 +147,7 @@ class Trainer:
             return
         self.out.mkdir(parents=True, exist_ok=True)
         meta = {"epoch": self.epoch, "step_in_epoch": self.step_in_epoch, "global_step": self.global_step,
-                "train_seconds": self.train_seconds, "config": asdict(self.config)}
+                "schedule_offset": self.schedule_offset, "train_seconds": self.train_seconds, "config": asdict(self.config)}
         # The counters travel inside the weights file, so one atomic rename saves a consistent state;
         # train_state.json is a readable copy.
         save_tensors(self.out / STATE_WEIGHTS, self._state_tensors(), {"state": json.dumps(meta)})
@@ -164,7 +171,11 @@ class Trainer:
                 _, index, name = key.split(".", 2)
                 optim_state["state"].setdefault(int(index), {})[name] = value
         self.optimizer.load_state_dict(optim_state)
-        self.noise_rng.set_state(tensors["noise_rng"])
+        if self.world_size == 1:
+            self.noise_rng.set_state(tensors["noise_rng"])
+        else:  # only rank 0's generator state is saved: give every rank fresh, distinct noise
+            self.noise_rng.manual_seed(self.config.seed * 1000 + self.rank + 7919 * meta["global_step"])
+        self.schedule_offset = meta.get("schedule_offset", 0)
         self.epoch, self.step_in_epoch = meta["epoch"], meta["step_in_epoch"]
         self.global_step, self.train_seconds = meta["global_step"], meta["train_seconds"]
         if self.is_main:
@@ -177,7 +188,7 @@ class Trainer:
             raise ValueError(f"--init-from {checkpoint} has UNet config {source.config}, preset {self.config.preset!r} is {self.generator.config}")
         self.generator.unet.load_state_dict(source.unet.state_dict())
         self.ema.unet.load_state_dict(source.unet.state_dict())
-        self.global_step = self.config.warmup_steps  # no learning-rate warm-up; EMA decay starts high
+        self.schedule_offset = self.config.warmup_steps  # no learning-rate warm-up; EMA decay starts high
         if self.is_main:
             print(f"initialised from {checkpoint}")
 
@@ -199,13 +210,13 @@ class Trainer:
         times = torch.rand(len(images), generator=self.noise_rng, device=self.device)
         noises = torch.randn(images.shape, generator=self.noise_rng, device=self.device)
         for group in self.optimizer.param_groups:
-            group["lr"] = self.config.lr * min(1.0, (self.global_step + 1) / max(1, self.config.warmup_steps))
+            group["lr"] = self.config.lr * min(1.0, (self.global_step + self.schedule_offset + 1) / max(1, self.config.warmup_steps))
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.config.bf16):
             loss = diffusion_loss(self.unet, images, times, noises, self.config.loss).mean()
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
-        decay = ema_decay_at(self.global_step, self.config.ema_decay)
+        decay = ema_decay_at(self.global_step + self.schedule_offset, self.config.ema_decay)
         with torch.no_grad():
             for ema_param, param in zip(self.ema.unet.parameters(), self.generator.unet.parameters()):
                 ema_param.lerp_(param, 1.0 - decay)

@@ -86,3 +86,24 @@ def test_embed_nothing_usable(tmp_path, checkpoint, capsys):
     (tmp_path / "bad.png").write_text("x")
     assert embed_main([str(tmp_path / "bad.png"), "--out", str(tmp_path / "o"), "--checkpoint", checkpoint]) == 2
     assert "no usable input images" in capsys.readouterr().err
+
+
+def test_npy_value_ranges(tmp_path):
+    from core.image_io import ImageInputError, load_image_file
+
+    shape = (1, 8, 8)
+    np.save(tmp_path / "bytes.npy", np.full((8, 8), 255, np.uint8))
+    assert load_image_file(tmp_path / "bytes.npy", shape)[0].max() == 1.0
+    np.save(tmp_path / "overshoot.npy", np.full((8, 8), 1.000001, np.float32))
+    image, note = load_image_file(tmp_path / "overshoot.npy", shape)
+    assert image.max() == 1.0 and note == "clipped to [0, 1]"
+    np.save(tmp_path / "wild.npy", np.full((8, 8), 1.2, np.float32))
+    with pytest.raises(ImageInputError, match="expected"):
+        load_image_file(tmp_path / "wild.npy", shape)
+
+
+def test_embed_rejects_bad_numbers(tmp_path, checkpoint, capsys):
+    make_inputs(tmp_path / "in", checkpoint)
+    for flag in ("--steps", "--batch-size", "--iterations"):
+        assert embed_main([str(tmp_path / "in" / "good.png"), "--out", str(tmp_path / "o"), "--checkpoint", checkpoint, flag, "0"]) == 2
+        assert f"{flag} must be at least 1" in capsys.readouterr().err

@@ -80,3 +80,21 @@ def test_channel_stats():
     images = torch.stack([torch.zeros(2, 4, 4), torch.ones(2, 4, 4)])
     mean, std = channel_stats(images)
     assert mean == [0.5, 0.5] and std[0] == pytest.approx((32 / 31 * 0.25) ** 0.5, abs=1e-4)
+
+
+def test_corrupt_gzip_stream(tmp_path):
+    make_fake_fashion(tmp_path)
+    path = tmp_path / "t10k-images-idx3-ubyte.gz"
+    raw = bytearray(path.read_bytes())
+    raw[20:40] = b"\xff" * 20  # damage the deflate stream, keep the gzip header
+    path.write_bytes(bytes(raw))
+    with pytest.raises(DatasetError, match="cannot read IDX"):
+        load_fashion_mnist("test", tmp_path)
+
+
+def test_sixteen_bit_image_is_rescaled_not_clamped(tmp_path):
+    array = np.zeros((16, 16), np.uint16)
+    array[:, 8:] = 30000
+    Image.fromarray(array).save(tmp_path / "deep.png")
+    images, _ = load_image_folder(tmp_path, 16, 1)
+    assert images[0, 0, :, :8].max() == 0 and images[0, 0, :, 8:].min() == 1.0

@@ -88,3 +88,21 @@ def test_bad_method_and_options(tiny_generator, targets):
         embed(tiny_generator, targets, "network")
     with pytest.raises(ValueError, match="deterministic"):
         embed(tiny_generator, targets, "fixed_point", seeds_per_image=2)
+
+
+def test_fixed_point_from_a_start_counts_every_evaluation(tiny_generator, targets):
+    calls = []
+    unet = tiny_generator.unet
+    original = unet.forward
+    unet.forward = lambda *a: (calls.append(1), original(*a))[1]
+    try:
+        result = embed(tiny_generator, targets, "fixed_point", start=torch.randn_like(targets), fixed_point_iterations=3, steps=4)
+    finally:
+        del unet.forward
+    assert result.nfe == len(calls) - 4  # all but the final reconstruction's 4 evaluations
+
+
+def test_gd_several_seeds_from_one_start_differ(tiny_generator, targets):
+    config = DescentConfig(iterations=2, lr=1e-2)
+    result = embed(tiny_generator, targets, "gd", descent=config, seeds_per_image=2, start=torch.zeros_like(targets))
+    assert not torch.allclose(result.candidates[:, 0], result.candidates[:, 1])

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The measured pipeline after the Fashion-MNIST generator is trained: ship it, measure sample
+# quality and speed, train the embedding networks, benchmark every embedding method, and
+# inline the results into the README. Each step logs to runs/after_training.log.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export GRADIO_ANALYTICS_ENABLED=False STREAMLIT_BROWSER_GATHER_USAGE_STATS=false HF_HUB_OFFLINE=1
+PY=.venv/bin/python
+RUN=${RUN:-runs/fashion}
+TRAIN_COMMAND=${TRAIN_COMMAND:-"python -m core.train --dataset fashion --preset fashion --out runs/fashion --epochs 60 --bf16"}
+
+step() { echo "=== $(date -u +%H:%M:%S) $*"; }
+step ship; $PY scripts/ship_generator.py "$RUN" fashion "$TRAIN_COMMAND"
+step sample quality; $PY -m benchmarks.sample_quality
+step speed; $PY -m benchmarks.speed
+step embedder unet; $PY -m core.embedder_training --architecture unet --out assets/embedders/fashion-unet \
+    --pairs 8000 --warm-steps 1500 --warm-batch 64 --finetune-steps 300 --finetune-batch 16 --finetune-lr 3e-4 --bf16
+step embedder conv3; $PY -m core.embedder_training --architecture conv3 --out assets/embedders/fashion-conv3 \
+    --pairs 8000 --warm-steps 1500 --warm-batch 64 --finetune-steps 150 --finetune-batch 16 --finetune-lr 3e-4 --bf16
+step embedding benchmark; $PY -m benchmarks.embedding --hybrid-images 50 --hybrid-iterations 30 --gd-images 10 --gd-iterations 200 --original-images 4
+$PY scripts/ship_generator.py
+$PY scripts/update_readme.py
+step done
