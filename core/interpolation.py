@@ -1,0 +1,32 @@
+"""Paths between seeds: linear and spherical (slerp) interpolation.
+
+Seeds of a Gaussian live near a sphere of radius sqrt(D); a straight line between two of them
+passes closer to the origin (lower norm, atypical noise), which slerp avoids.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+
+
+def interpolate_seeds(start: torch.Tensor, end: torch.Tensor, frames: int, mode: Literal["linear", "spherical"] = "spherical") -> torch.Tensor:
+    """Two seeds (C, H, W) -> (frames, C, H, W), from start to end inclusive."""
+    if start.shape != end.shape:
+        raise ValueError(f"seeds differ in shape: {tuple(start.shape)} vs {tuple(end.shape)}")
+    if frames < 2:
+        raise ValueError("an interpolation needs at least 2 frames")
+    alphas = torch.linspace(0.0, 1.0, frames).reshape(-1, *([1] * start.ndim))
+    if mode == "linear":
+        return (1 - alphas) * start + alphas * end
+    if mode != "spherical":
+        raise ValueError(f"unknown interpolation mode {mode!r}; choose 'linear' or 'spherical'")
+    a, b = start.flatten().double(), end.flatten().double()
+    cosine = torch.dot(a, b) / (a.norm() * b.norm())
+    omega = torch.arccos(cosine.clamp(-1.0, 1.0))
+    if omega.abs() < 1e-6:  # nearly parallel seeds: slerp reduces to lerp (and would divide by ~0)
+        return (1 - alphas) * start + alphas * end
+    alphas = alphas.double()
+    path = (torch.sin((1 - alphas) * omega) * start.double() + torch.sin(alphas * omega) * end.double()) / torch.sin(omega)
+    return path.to(start.dtype)

@@ -1,0 +1,32 @@
+import pytest
+import torch
+
+from core.interpolation import interpolate_seeds
+
+
+def test_endpoints_and_shapes():
+    a, b = torch.randn(1, 4, 4), torch.randn(1, 4, 4)
+    for mode in ("linear", "spherical"):
+        path = interpolate_seeds(a, b, 5, mode)
+        assert path.shape == (5, 1, 4, 4)
+        torch.testing.assert_close(path[0], a)
+        torch.testing.assert_close(path[-1], b)
+
+
+def test_slerp_keeps_the_norm_of_equal_norm_seeds():
+    a = torch.randn(1, 16, 16)
+    b = torch.randn(1, 16, 16)
+    b = b / b.norm() * a.norm()
+    middle_slerp = interpolate_seeds(a, b, 3, "spherical")[1]
+    middle_lerp = interpolate_seeds(a, b, 3, "linear")[1]
+    assert middle_slerp.norm() == pytest.approx(a.norm().item(), rel=1e-4)
+    assert middle_lerp.norm() < 0.8 * a.norm()  # the straight line cuts through the low-norm interior
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError):
+        interpolate_seeds(torch.zeros(2), torch.zeros(3), 4)
+    with pytest.raises(ValueError):
+        interpolate_seeds(torch.zeros(2), torch.ones(2), 1)
+    with pytest.raises(ValueError):
+        interpolate_seeds(torch.zeros(2), torch.ones(2), 3, "cubic")
