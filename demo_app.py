@@ -149,7 +149,7 @@ with gr.Blocks(title="Image embedding for DDIM diffusion models") as demo:
     with gr.Tab("Embed"):
         with gr.Row():
             with gr.Column():
-                embed_input = gr.Image(type="filepath", label="image (any size or colour)", sources=["upload", "clipboard"])
+                embed_input = gr.Image(type="filepath", label="image (any size or colour)", sources=["upload", "clipboard"], height=260)
                 embed_model = gr.Dropdown(sorted(GENERATORS), value="fashion", label="generator")
                 embed_method = gr.Radio(list(EMBED_METHODS), value=list(EMBED_METHODS)[0], label="method")
                 embed_button = gr.Button("Embed", variant="primary")
