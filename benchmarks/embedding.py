@@ -20,7 +20,7 @@ from core.atomic import save_image
 from core.checkpoint import load_generator
 from core.data import load_fashion_mnist
 from core.embedder import load_embedder
-from core.embedding import REFINE_RECIPE, embed
+from core.embedding import DESCENT_RECIPE, REFINE_RECIPE, embed
 from core.gradient_embedding import ORIGINAL_RECIPE
 from core.images import make_grid, seed_to_display
 from core.metrics import ssim_per_image
@@ -46,8 +46,8 @@ def method_runs(args) -> list[tuple[str, dict, int]]:
             runs.append((f"hybrid ({label} + {args.hybrid_iterations} descent it)",
                          {"method": "hybrid", "descent": replace(REFINE_RECIPE, iterations=args.hybrid_iterations), **start}, args.hybrid_images))
         elif name == "gd":
-            runs.append((f"gd ours ({args.gd_iterations} it, MSE, cosine lr 2e-2)",
-                         {"method": "gd", "descent": replace(REFINE_RECIPE, iterations=args.gd_iterations)}, args.gd_images))
+            runs.append((f"gd ours ({args.gd_iterations} it, MAE, cosine lr 5e-2)",
+                         {"method": "gd", "descent": replace(DESCENT_RECIPE, iterations=args.gd_iterations)}, args.gd_images))
         elif name == "gd_original":
             runs.append((f"gd original recipe ({ORIGINAL_RECIPE.iterations} it)", {"method": "gd", "descent": ORIGINAL_RECIPE}, args.original_images))
         else:

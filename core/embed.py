@@ -25,7 +25,7 @@ from tqdm import tqdm
 from core.atomic import atomic_path, save_image
 from core.checkpoint import CheckpointError, load_generator
 from core.embedder import load_embedder
-from core.embedding import METHODS, REFINE_RECIPE, embed
+from core.embedding import DESCENT_RECIPE, METHODS, REFINE_RECIPE, embed
 from core.gradient_embedding import ORIGINAL_RECIPE
 from core.image_io import ImageInputError, expand_inputs, load_image_file
 from core.images import to_pil
@@ -44,6 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--embedder", default=None, help=f"embedder folder for network/hybrid (default for network: {DEFAULT_EMBEDDER})")
     parser.add_argument("--seeds-per-image", type=int, default=1, help="gd/hybrid: independent seeds per image")
     parser.add_argument("--iterations", type=int, default=None, help="gd/hybrid descent iterations; fixed_point iterations per step")
+    parser.add_argument("--recipe", choices=["ours", "original"], default="ours",
+                        help="gd settings: ours (MAE, cosine lr 5e-2, 300 it) or the article's (MAE + 0.005 mean z^2, lr 1e-2, 1500 it)")
     parser.add_argument("--lr", type=float, default=None, help="descent learning rate")
     parser.add_argument("--target-mse", type=float, default=None, help="gd/hybrid: stop when every image is below this MSE")
     parser.add_argument("--steps", type=int, default=10, help="DDIM steps of the generator")
@@ -102,7 +104,10 @@ def main(argv: list[str] | None = None) -> int:
 
     descent = None
     if args.method in ("gd", "hybrid"):
-        descent = ORIGINAL_RECIPE if args.method == "gd" else REFINE_RECIPE
+        if args.method == "gd":
+            descent = ORIGINAL_RECIPE if args.recipe == "original" else DESCENT_RECIPE
+        else:
+            descent = REFINE_RECIPE
         descent = replace(descent, **{k: v for k, v in {"iterations": args.iterations, "lr": args.lr, "target_mse": args.target_mse}.items() if v is not None})
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

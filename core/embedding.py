@@ -27,8 +27,11 @@ from core.inversion import ddim_invert, fixed_point_invert
 Method = Literal["gd", "network", "ddim_inversion", "fixed_point", "hybrid"]
 METHODS: tuple[str, ...] = ("gd", "network", "ddim_inversion", "fixed_point", "hybrid")
 
-# Our defaults for refinement: MSE loss, no seed penalty, cosine-decayed larger step.
-REFINE_RECIPE = DescentConfig(iterations=100, lr=2e-2, loss="mse", seed_penalty=0.0, lr_schedule="cosine")
+# Our defaults. From a random start: a 5x larger, cosine-decayed step and no seed penalty
+# (on 4 test images, 100 iterations: 20.9 dB vs 19.6 dB for the article's recipe).
+# From a good start (hybrid): the same loss with the article's step size, decayed.
+DESCENT_RECIPE = DescentConfig(iterations=300, lr=5e-2, loss="mae", seed_penalty=0.0, lr_schedule="cosine")
+REFINE_RECIPE = DescentConfig(iterations=50, lr=1e-2, loss="mae", seed_penalty=0.0, lr_schedule="cosine")
 
 # progress(done, total, message)
 Progress = Callable[[int, int, str], None]
