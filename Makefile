@@ -20,3 +20,5 @@ test: setup
 benchmarks: setup
 	$(PY) -m benchmarks.speed
 	$(PY) -m benchmarks.sample_quality
+	$(PY) -m benchmarks.embedding
+	$(PY) scripts/update_readme.py
