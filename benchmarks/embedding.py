@@ -91,7 +91,8 @@ def main(argv: list[str] | None = None) -> None:
         slug = label.split(" (")[0].replace(" ", "_")
         picture(images, seeds, reconstructions, RESULTS / f"embedding_{slug}.png")
         print(rows[-1], flush=True)
-    notes = ("Images: the first N test images of Fashion-MNIST (never used in training). NFE: UNet forward evaluations per image "
+    notes = ("Images: the first N test images of Fashion-MNIST (never used in training). Time and NFE count the work to find "
+             "the seed, not the final G(z) that every method needs to show its reconstruction (10 evaluations). NFE: UNet forward evaluations per image "
              "to find the seed (descent methods do as many backward passes too; the network method evaluates only the embedder). "
              "PSNR on [0, 1] pixels, capped at 120 dB (MSE floor 1e-12). Pictures: benchmarks/results/embedding_*.png "
              "(rows: original, seed shown as 0.5 + z/6, reconstruction).")

@@ -44,7 +44,7 @@ class EmbeddingResult:
     reconstructions: torch.Tensor  # (N, C, H, W) in [0, 1]: G(seeds)
     mse: torch.Tensor  # (N,) on [0, 1] pixels
     nfe: int  # UNet forward evaluations per image spent finding the seed (descent adds as many backward passes)
-    seconds: float  # wall time for the whole batch
+    seconds: float  # wall time to find the seeds of the whole batch (the final reconstruction excluded, as in nfe)
     candidates: torch.Tensor | None = None  # (N, K, C, H, W) every seed found, when K > 1
     candidate_mse: torch.Tensor | None = None  # (N, K)
 
@@ -160,10 +160,10 @@ def embed(
         if k > 1:
             candidates, candidate_mse = all_seeds, all_mse
 
+    seconds = time.perf_counter() - started
     reconstructions = reconstruct(generator, seeds, steps)
     mse = (reconstructions - images).pow(2).flatten(1).mean(1)
-    return EmbeddingResult(method, seeds.detach(), reconstructions, mse, int(nfe), time.perf_counter() - started,
-                           candidates, candidate_mse)
+    return EmbeddingResult(method, seeds.detach(), reconstructions, mse, int(nfe), seconds, candidates, candidate_mse)
 
 
 def _jittered(starts: torch.Tensor, k: int, random_seed: int, scale: float = 0.1) -> torch.Tensor:
