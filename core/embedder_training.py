@@ -22,7 +22,7 @@ import torch
 from torch.nn import functional as F
 from tqdm import tqdm
 
-from core.checkpoint import load_generator
+from core.checkpoint import load_generator, load_tensors, read_metadata, save_tensors
 from core.data import load_dataset
 from core.embedder import ARCHITECTURES, Embedder, EmbedderConfig, save_embedder
 from core.embedding import reconstruct
@@ -31,10 +31,19 @@ from core.seeds import seeded_noise
 
 
 @torch.no_grad()
-def make_pairs(generator, count: int, first_seed: int = 10**6, batch: int = 250) -> tuple[torch.Tensor, torch.Tensor]:
-    """(z, G(z)) for seeds first_seed.. (kept away from the seeds used for evaluation)."""
+def make_pairs(generator, count: int, first_seed: int = 10**6, batch: int = 250, bf16: bool = False,
+               cache: str | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """(z, G(z)) for seeds first_seed.. (kept away from the seeds used for evaluation).
+    `cache`: a safetensors file reused when it holds the same count for the same generator weights."""
+    fingerprint = f"{count}:{first_seed}:{bf16}:{float(sum(p.double().sum() for p in generator.parameters())):.10e}"
+    if cache and Path(cache).is_file() and read_metadata(cache).get("fingerprint") == fingerprint:
+        tensors = load_tensors(cache)
+        return tensors["seeds"], tensors["images"]
     seeds = seeded_noise(list(range(first_seed, first_seed + count)), generator.image_shape)
-    images = torch.cat([generator.generate(seeds[i : i + batch]) for i in tqdm(range(0, count, batch), desc="pairs (z, G(z))")])
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        images = torch.cat([generator.generate(seeds[i : i + batch]).float() for i in tqdm(range(0, count, batch), desc="pairs (z, G(z))")])
+    if cache:
+        save_tensors(cache, {"seeds": seeds, "images": images}, {"fingerprint": fingerprint})
     return seeds, images
 
 
@@ -48,7 +57,7 @@ def train_embedder(
     generator_path: str, architecture: str, out: str, pairs: int = 20000, warm_steps: int = 3000,
     finetune_steps: int = 400, warm_batch: int = 128, finetune_batch: int = 16, warm_lr: float = 1e-3,
     finetune_lr: float = 1e-4, bf16: bool = False, checkpointing: bool = False, eval_images: int = 200, seed: int = 0,
-    dataset: str = "fashion",
+    dataset: str = "fashion", pairs_cache: str | None = None,
 ) -> dict:
     torch.manual_seed(seed)
     generator = load_generator(generator_path)
@@ -64,13 +73,15 @@ def train_embedder(
 
     # Phase 1: (z, G(z)) regression.
     if warm_steps > 0:
-        seeds, images = make_pairs(generator, pairs)
+        seeds, images = make_pairs(generator, pairs, bf16=bf16, cache=pairs_cache)
         optimizer = torch.optim.AdamW(embedder.parameters(), lr=warm_lr, weight_decay=1e-4)
         scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, warm_steps)
         progress = tqdm(range(warm_steps), desc="phase 1: E(G(z)) -> z")
         for step in progress:
             index = torch.randint(0, len(seeds), (warm_batch,))
-            loss = F.mse_loss(embedder(images[index]), seeds[index])
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                predicted = embedder(images[index])
+            loss = F.mse_loss(predicted.float(), seeds[index])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -132,10 +143,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bf16", action="store_true")
     parser.add_argument("--checkpointing", action="store_true", help="gradient checkpointing through the sampler")
     parser.add_argument("--eval-images", type=int, default=200)
+    parser.add_argument("--pairs-cache", default=None, help="safetensors file to reuse generated (z, G(z)) pairs across runs")
     args = parser.parse_args(argv)
     log = train_embedder(args.generator, args.architecture, args.out, args.pairs, args.warm_steps, args.finetune_steps,
                          args.warm_batch, args.finetune_batch, args.warm_lr, args.finetune_lr, args.bf16, args.checkpointing,
-                         args.eval_images, dataset=args.dataset)
+                         args.eval_images, dataset=args.dataset, pairs_cache=args.pairs_cache)
     log["command"] = "python -m core.embedder_training " + " ".join(argv if argv is not None else sys.argv[1:])
     print(json.dumps(log, indent=2))
     return 0

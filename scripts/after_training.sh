@@ -14,9 +14,9 @@ step ship; $PY scripts/ship_generator.py "$RUN" fashion "$TRAIN_COMMAND"
 step sample quality; $PY -m benchmarks.sample_quality
 step speed; $PY -m benchmarks.speed
 step embedder unet; $PY -m core.embedder_training --architecture unet --out assets/embedders/fashion-unet \
-    --pairs 8000 --warm-steps 1500 --warm-batch 64 --finetune-steps 300 --finetune-batch 16 --finetune-lr 3e-4 --bf16
+    --pairs 8000 --pairs-cache runs/pairs.safetensors --warm-steps 1000 --warm-batch 64 --finetune-steps 300 --finetune-batch 16 --finetune-lr 3e-4 --bf16
 step embedder conv3; $PY -m core.embedder_training --architecture conv3 --out assets/embedders/fashion-conv3 \
-    --pairs 8000 --warm-steps 1500 --warm-batch 64 --finetune-steps 150 --finetune-batch 16 --finetune-lr 3e-4 --bf16
+    --pairs 8000 --pairs-cache runs/pairs.safetensors --warm-steps 1500 --warm-batch 64 --finetune-steps 150 --finetune-batch 16 --finetune-lr 3e-4 --bf16
 step embedding benchmark; $PY -m benchmarks.embedding --hybrid-images 50 --hybrid-iterations 30 --gd-images 10 --gd-iterations 200 --original-images 4
 $PY scripts/ship_generator.py
 $PY scripts/update_readme.py

@@ -1,0 +1,30 @@
+import json
+
+import torch
+
+from core.checkpoint import save_generator
+from core.embedder import load_embedder
+from core.embedder_training import main, make_pairs
+
+
+def test_two_phase_training_on_digits(tmp_path, tiny_generator):
+    generator_path = save_generator(tiny_generator, tmp_path / "generator")
+    out = tmp_path / "embedder"
+    assert main(["--generator", str(generator_path), "--dataset", "digits", "--architecture", "conv3", "--out", str(out),
+                 "--pairs", "64", "--warm-steps", "30", "--warm-batch", "16", "--finetune-steps", "3", "--finetune-batch", "4",
+                 "--eval-images", "16", "--checkpointing", "--pairs-cache", str(tmp_path / "pairs.safetensors")]) == 0
+    log = json.loads((out / "config.json").read_text())["training"]
+    assert log["phase2_steps"] == 3 and log["phase1_test_mse"] > 0 and log["phase2_test_mse"] > 0
+    embedder = load_embedder(out)
+    assert embedder(torch.rand(2, 1, 8, 8)).shape == (2, 1, 8, 8)
+
+
+def test_pairs_cache_is_reused_only_for_the_same_generator(tmp_path, tiny_generator):
+    cache = str(tmp_path / "pairs.safetensors")
+    seeds, images = make_pairs(tiny_generator, 8, cache=cache)
+    again_seeds, again_images = make_pairs(tiny_generator, 8, cache=cache)
+    torch.testing.assert_close(again_images, images)
+    with torch.no_grad():
+        tiny_generator.unet.output_conv.bias.add_(1.0)  # other weights: the cache must not be used
+    _, changed = make_pairs(tiny_generator, 8, cache=cache)
+    assert not torch.allclose(changed, images)
