@@ -24,7 +24,7 @@ from tqdm import tqdm
 
 from core.checkpoint import load_generator, load_tensors, read_metadata, save_tensors
 from core.data import load_dataset
-from core.embedder import ARCHITECTURES, Embedder, EmbedderConfig, save_embedder
+from core.embedder import ARCHITECTURES, Embedder, EmbedderConfig, load_embedder, save_embedder
 from core.embedding import reconstruct
 from core.gradient_embedding import generate_differentiable
 from core.seeds import seeded_noise
@@ -57,7 +57,7 @@ def train_embedder(
     generator_path: str, architecture: str, out: str, pairs: int = 20000, warm_steps: int = 3000,
     finetune_steps: int = 400, warm_batch: int = 128, finetune_batch: int = 16, warm_lr: float = 1e-3,
     finetune_lr: float = 1e-4, bf16: bool = False, checkpointing: bool = False, eval_images: int = 200, seed: int = 0,
-    dataset: str = "fashion", pairs_cache: str | None = None,
+    dataset: str = "fashion", pairs_cache: str | None = None, init_from: str | None = None,
 ) -> dict:
     torch.manual_seed(seed)
     generator = load_generator(generator_path)
@@ -65,10 +65,16 @@ def train_embedder(
     config = EmbedderConfig(architecture=architecture, image_size=s, channels=c,
                             mean=generator.mean.flatten().tolist(), std=generator.std.flatten().tolist())
     embedder = Embedder(config)
-    train_images, _ = load_dataset(dataset, "train", image_size=s, channels=c)
-    test_images, _ = load_dataset(dataset, "test", image_size=s, channels=c)
-    test_images = test_images[:eval_images]
     log = {"architecture": architecture, "generator": str(generator_path), "parameters": sum(p.numel() for p in embedder.parameters())}
+    if init_from:  # continue an earlier run: its weights and its log
+        previous = load_embedder(init_from)
+        if previous.config.architecture != architecture or previous.image_shape != embedder.image_shape:
+            raise ValueError(f"--init-from {init_from} is a {previous.config.architecture} embedder for {previous.image_shape}")
+        embedder = previous.train().requires_grad_(True)
+        log["continued_from"] = json.loads((Path(init_from) / "config.json").read_text()).get("training", {})
+    train_images, _ = load_dataset(dataset, "train", image_size=s, channels=c)
+    # Model selection uses held-out *training* images: the test split stays untouched for benchmarks.
+    train_images, validation_images = train_images[:-eval_images], train_images[-eval_images:]
     started = time.time()
 
     # Phase 1: (z, G(z)) regression.
@@ -89,9 +95,9 @@ def train_embedder(
             if step % 50 == 0:
                 progress.set_postfix(seed_mse=f"{loss.item():.4f}")
         embedder.eval()
-        log["phase1_test_mse"] = evaluate(generator, embedder, test_images)
+        log["phase1_validation_mse"] = evaluate(generator, embedder, validation_images)
         log["phase1_minutes"] = round((time.time() - started) / 60, 2)
-        tqdm.write(f"phase 1 done: test MSE of G(E(x)) {log['phase1_test_mse']:.5f}")
+        tqdm.write(f"phase 1 done: validation MSE of G(E(x)) {log['phase1_validation_mse']:.5f}")
         save_embedder(embedder, out, {"training": log})
 
     # Phase 2: image-space MAE through the frozen sampler.
@@ -99,6 +105,11 @@ def train_embedder(
         embedder.train()
         generator.requires_grad_(False)
         optimizer = torch.optim.Adam(embedder.parameters(), lr=finetune_lr)
+        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, finetune_steps)
+        embedder.eval()
+        best_mse = evaluate(generator, embedder, validation_images)
+        best_state = {k: v.clone() for k, v in embedder.state_dict().items()}
+        embedder.train()
         progress = tqdm(range(finetune_steps), desc="phase 2: MAE(G(E(x)), x)")
         for step in progress:
             index = torch.randint(0, len(train_images), (finetune_batch,))
@@ -109,15 +120,20 @@ def train_embedder(
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
+            scheduler.step()
             progress.set_postfix(mae=f"{loss.item():.4f}")
             if (step + 1) % 100 == 0 or step + 1 == finetune_steps:
                 embedder.eval()
                 log["phase2_steps"] = step + 1
-                log["phase2_test_mse"] = evaluate(generator, embedder, test_images)
-                log["total_minutes"] = round((time.time() - started) / 60, 2)
-                tqdm.write(f"phase 2 step {step + 1}: test MSE {log['phase2_test_mse']:.5f}")
-                save_embedder(embedder, out, {"training": log})
+                mse = evaluate(generator, embedder, validation_images)
+                tqdm.write(f"phase 2 step {step + 1}: validation MSE {mse:.5f}")
+                if mse < best_mse:  # keep the best weights seen on the validation images
+                    best_mse, best_state = mse, {k: v.clone() for k, v in embedder.state_dict().items()}
+                    log["phase2_best_step"], log["phase2_validation_mse"] = step + 1, mse
+                    log["total_minutes"] = round((time.time() - started) / 60, 2)
+                    save_embedder(embedder, out, {"training": log})
                 embedder.train()
+        embedder.load_state_dict(best_state)
     embedder.eval()
     log["total_minutes"] = round((time.time() - started) / 60, 2)
     log["settings"] = {"pairs": pairs, "warm_steps": warm_steps, "finetune_steps": finetune_steps, "warm_batch": warm_batch,
@@ -142,12 +158,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--finetune-lr", type=float, default=1e-4)
     parser.add_argument("--bf16", action="store_true")
     parser.add_argument("--checkpointing", action="store_true", help="gradient checkpointing through the sampler")
-    parser.add_argument("--eval-images", type=int, default=200)
+    parser.add_argument("--eval-images", type=int, default=200, help="training images held out for validation")
     parser.add_argument("--pairs-cache", default=None, help="safetensors file to reuse generated (z, G(z)) pairs across runs")
+    parser.add_argument("--init-from", default=None, help="continue from this embedder checkpoint (use --warm-steps 0 to skip phase 1)")
     args = parser.parse_args(argv)
     log = train_embedder(args.generator, args.architecture, args.out, args.pairs, args.warm_steps, args.finetune_steps,
                          args.warm_batch, args.finetune_batch, args.warm_lr, args.finetune_lr, args.bf16, args.checkpointing,
-                         args.eval_images, dataset=args.dataset, pairs_cache=args.pairs_cache)
+                         args.eval_images, dataset=args.dataset, pairs_cache=args.pairs_cache, init_from=args.init_from)
     log["command"] = "python -m core.embedder_training " + " ".join(argv if argv is not None else sys.argv[1:])
     print(json.dumps(log, indent=2))
     return 0

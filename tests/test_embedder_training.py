@@ -3,7 +3,7 @@ import json
 import torch
 
 from core.checkpoint import save_generator
-from core.embedder import load_embedder
+from core.embedder import Embedder, load_embedder
 from core.embedder_training import main, make_pairs
 
 
@@ -14,7 +14,7 @@ def test_two_phase_training_on_digits(tmp_path, tiny_generator):
                  "--pairs", "64", "--warm-steps", "30", "--warm-batch", "16", "--finetune-steps", "3", "--finetune-batch", "4",
                  "--eval-images", "16", "--checkpointing", "--pairs-cache", str(tmp_path / "pairs.safetensors")]) == 0
     log = json.loads((out / "config.json").read_text())["training"]
-    assert log["phase2_steps"] == 3 and log["phase1_test_mse"] > 0 and log["phase2_test_mse"] > 0
+    assert log["phase2_steps"] == 3 and log["phase1_validation_mse"] > 0
     embedder = load_embedder(out)
     assert embedder(torch.rand(2, 1, 8, 8)).shape == (2, 1, 8, 8)
 
@@ -28,3 +28,19 @@ def test_pairs_cache_is_reused_only_for_the_same_generator(tmp_path, tiny_genera
         tiny_generator.unet.output_conv.bias.add_(1.0)  # other weights: the cache must not be used
     _, changed = make_pairs(tiny_generator, 8, cache=cache)
     assert not torch.allclose(changed, images)
+
+
+def test_continue_from_an_embedder(tmp_path, tiny_generator):
+    generator_path = save_generator(tiny_generator, tmp_path / "generator")
+    common = ["--generator", str(generator_path), "--dataset", "digits", "--architecture", "conv3", "--pairs", "32",
+              "--warm-batch", "16", "--finetune-batch", "4", "--eval-images", "8"]
+    assert main([*common, "--out", str(tmp_path / "a"), "--warm-steps", "5", "--finetune-steps", "0"]) == 0
+    assert main([*common, "--out", str(tmp_path / "b"), "--warm-steps", "0", "--finetune-steps", "2", "--init-from", str(tmp_path / "a")]) == 0
+    log = json.loads((tmp_path / "b" / "config.json").read_text())["training"]
+    assert log["continued_from"]["phase1_validation_mse"] > 0 and log["phase2_steps"] == 2
+    first, second = load_embedder(tmp_path / "a"), load_embedder(tmp_path / "b")
+    x = torch.rand(2, 1, 8, 8)
+    fresh = Embedder(first.config).eval()
+    with torch.no_grad():
+        # the loaded weights (or a few small steps from them), not a fresh network
+        assert (first(x) - second(x)).abs().mean() < 0.5 * (first(x) - fresh(x)).abs().mean()
