@@ -9,6 +9,7 @@ method (rows: original, seed, reconstruction).
 from __future__ import annotations
 
 import argparse
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -96,7 +97,7 @@ def main(argv: list[str] | None = None) -> None:
              "to find the seed (descent methods do as many backward passes too; the network method evaluates only the embedder). "
              "PSNR on [0, 1] pixels, capped at 120 dB (MSE floor 1e-12). Pictures: benchmarks/results/embedding_*.png "
              "(rows: original, seed shown as 0.5 + z/6, reconstruction).")
-    write_report("embedding", "Embedding methods on Fashion-MNIST test images", "python -m benchmarks.embedding " + " ".join(argv or []), rows, notes)
+    write_report("embedding", "Embedding methods on Fashion-MNIST test images", " ".join(["python -m benchmarks.embedding", *(argv if argv is not None else sys.argv[1:])]), rows, notes)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ generator's epochs (EMA snapshots saved during the run), to judge what more trai
 from __future__ import annotations
 
 import argparse
+import sys
 import json
 from pathlib import Path
 
@@ -45,7 +46,7 @@ def main(argv: list[str] | None = None) -> None:
         print(rows[-1], flush=True)
     rows.sort(key=lambda row: row["steps"] or 0)
     notes = f"{args.samples} samples (seeds 0-{args.samples - 1}) vs the 10,000 test images; floor: {args.samples} training images vs test = {floor:.3f}."
-    write_report("quality_trend", "Sample quality over training", "python -m benchmarks.quality_trend " + " ".join(argv or []), rows, notes)
+    write_report("quality_trend", "Sample quality over training", " ".join(["python -m benchmarks.quality_trend", *(argv if argv is not None else sys.argv[1:])]), rows, notes)
 
 
 if __name__ == "__main__":
