@@ -66,7 +66,9 @@ def load_image_file(path: str | os.PathLike, image_shape: tuple[int, int, int]) 
                 return pil_to_model_input(image, image_shape, str(path))
     except ImageInputError:
         raise
-    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ImageInputError(f"{path}: the image is too large (limit {MAX_PIXELS:,} pixels)") from None
+    except UnidentifiedImageError as error:
         raise ImageInputError(f"{path}: not a readable image ({type(error).__name__})") from None
     except (OSError, ValueError, SyntaxError) as error:
         raise ImageInputError(f"{path}: corrupt or truncated image ({error})") from None

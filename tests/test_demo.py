@@ -63,6 +63,13 @@ def test_embed_bad_inputs(client, tmp_path):
         client.predict("fashion", handle_file(str(wrong)), 10, api_name="/generate_from_file")
 
 
+def test_huge_image_gets_a_clear_error(client, tmp_path):
+    huge = tmp_path / "huge.png"
+    Image.new("L", (10000, 10000), 0).save(huge)  # 100 megapixels, a 100 KB file
+    with pytest.raises(Exception, match="too large"):
+        client.predict(handle_file(str(huge)), "fashion", "fixed point (near-exact)", api_name="/embed")
+
+
 def test_interpolate(client):
     strip, gif = client.predict(handle_file(str(EXAMPLES / "test0002_trouser.png")), handle_file(str(EXAMPLES / "test0008_sandal.png")),
                                 5, "spherical (slerp)", api_name="/interpolate")
