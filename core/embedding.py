@@ -13,7 +13,6 @@ Methods
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass, replace
 from typing import Callable, Literal
@@ -175,6 +174,3 @@ def _jittered(starts: torch.Tensor, k: int, random_seed: int, scale: float = 0.1
     keep_first = (torch.arange(len(repeated), device=repeated.device) % k != 0).float().reshape(-1, 1, 1, 1)
     return repeated + scale * noise * keep_first
 
-
-def psnr_from_mse(mse: float) -> float:
-    return 10.0 * math.log10(1.0 / max(mse, 1e-12))

@@ -1,4 +1,4 @@
-"""Image and distribution metrics. PSNR and SSIM come from scikit-image; the Frechet distance
+"""Image and distribution metrics. SSIM comes from scikit-image (PSNR is computed from the MSE in core.embedding); the Frechet distance
 is the FID formula (Heusel et al. 2017) over any feature space, with scipy's matrix square root."""
 
 from __future__ import annotations
@@ -6,19 +6,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 from scipy import linalg
-from skimage.metrics import peak_signal_noise_ratio, structural_similarity
-
-
-def mse_per_image(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """(N, C, H, W) x2 in [0, 1] -> (N,) mean squared error."""
-    return ((a.float() - b.float()) ** 2).flatten(1).mean(1)
-
-
-def psnr_per_image(a: torch.Tensor, b: torch.Tensor) -> np.ndarray:
-    """(N,) PSNR in dB on [0, 1] pixels (scikit-image); identical images give inf."""
-    a_np, b_np = a.detach().float().cpu().numpy(), b.detach().float().cpu().numpy()
-    with np.errstate(divide="ignore"):
-        return np.array([peak_signal_noise_ratio(x, y, data_range=1.0) for x, y in zip(a_np, b_np)])
+from skimage.metrics import structural_similarity
 
 
 def ssim_per_image(a: torch.Tensor, b: torch.Tensor) -> np.ndarray:

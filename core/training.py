@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import copy
 import json
-import math
 import os
 import signal
 import time
@@ -18,7 +17,6 @@ from typing import Literal
 
 import torch
 import torch.distributed as dist
-from torch.nn import functional as F
 from tqdm import tqdm
 
 from core.atomic import save_image, write_json

@@ -10,7 +10,7 @@ readme = (ROOT / "README.md").read_text()
 def inline(match: re.Match) -> str:
     name = match.group(1)
     path = ROOT / "benchmarks" / "results" / f"{name}.md"
-    body = path.read_text().strip() if path.is_file() else f"(not measured yet: run the command in the text above)"
+    body = path.read_text().strip() if path.is_file() else "(not measured yet: run the command in the text above)"
     return f"<!-- results:{name} -->\n{body}\n<!-- /results:{name} -->"
 
 
