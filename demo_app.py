@@ -15,15 +15,21 @@ import tempfile  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import gradio as gr  # noqa: E402
+import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from core.checkpoint import load_generator  # noqa: E402
+from core.classifier import load_classifier  # noqa: E402
+from core.data import FASHION_MNIST_CLASSES  # noqa: E402
+from core.directions import load_directions  # noqa: E402
 from core.embedder import load_embedder  # noqa: E402
 from core.embedding import EmbeddingInputError, embed  # noqa: E402
 from core.image_io import ImageInputError, load_image_file  # noqa: E402
-from core.images import make_grid, seed_to_display, to_pil  # noqa: E402
+from core.image_io import pil_to_model_input  # noqa: E402
+from core.images import difference_image, make_grid, seed_to_display, to_pil  # noqa: E402
 from core.interpolation import interpolate_seeds  # noqa: E402
+from core.projection import project  # noqa: E402
 from core.seed_files import SeedFileError, load_seed_file, save_seed_file  # noqa: E402
 from core.seeds import parse_seed_list, seeded_noise  # noqa: E402
 
@@ -31,10 +37,30 @@ ASSETS = Path(__file__).resolve().parent / "assets"
 GENERATORS = {name: load_generator(ASSETS / name) for name in ("fashion", "digits") if (ASSETS / name / "config.json").is_file()}
 EMBEDDER_PATH = ASSETS / "embedders" / "fashion-unet"
 EMBEDDER = load_embedder(EMBEDDER_PATH) if (EMBEDDER_PATH / "config.json").is_file() else None
+CLASSIFIER = load_classifier(ASSETS / "classifier") if (ASSETS / "classifier" / "config.json").is_file() else None
+DIRECTIONS_PATH = ASSETS / "fashion" / "directions.safetensors"
+DIRECTIONS = load_directions(DIRECTIONS_PATH, GENERATORS["fashion"].image_shape) if DIRECTIONS_PATH.is_file() and "fashion" in GENERATORS else None
 EXAMPLES = sorted(str(p) for p in (ASSETS / "examples").glob("*.png"))
+FASHION_EXAMPLES = [p for p in EXAMPLES if Path(p).name.startswith("test")]
+OOD_EXAMPLES = [p for p in EXAMPLES if Path(p).name.startswith("ood")]
 MAX_IMAGES = 256
 DISPLAY_SIZE = 224
 OUTPUTS = Path(tempfile.mkdtemp(prefix="ddim-embedding-demo-"))
+
+
+def _upscaled_examples(paths: list[str], size: int = 280) -> list[str]:
+    """28x28 examples are too small to paint on: nearest-neighbour copies at `size` pixels for the sketch editor."""
+    folder = OUTPUTS / "editor_examples"
+    folder.mkdir(exist_ok=True)
+    copies = []
+    for path in paths:
+        copy = folder / Path(path).name
+        Image.open(path).convert("RGB").resize((size, size), Image.NEAREST).save(copy)
+        copies.append(str(copy))
+    return copies
+
+
+EDITOR_EXAMPLES = _upscaled_examples(FASHION_EXAMPLES[:6])
 EMBED_METHODS = {
     "network (instant)": "network",
     "fixed point (near-exact)": "fixed_point",
@@ -140,6 +166,103 @@ def interpolate(first_path: str | None, second_path: str | None, frames: int, mo
     return strip, str(gif_path)
 
 
+def _class_report(image: torch.Tensor, top: int = 3) -> str:
+    """'sneaker 91%, sandal 6%, ...' from the shipped classifier, or '' without it."""
+    if CLASSIFIER is None or image.shape[0] != 1:
+        return ""
+    with torch.no_grad():
+        probabilities = CLASSIFIER(image[None]).softmax(1)[0]
+    best = probabilities.topk(top)
+    return ", ".join(f"{FASHION_MNIST_CLASSES[i]} {p:.0%}" for p, i in zip(best.values.tolist(), best.indices.tolist()))
+
+
+def _needs_embedder():
+    if EMBEDDER is None or "fashion" not in GENERATORS:
+        raise gr.Error("This tab needs the shipped Fashion-MNIST generator and its embedding network (assets/).")
+    return GENERATORS["fashion"]
+
+
+def _fidelity(value: float) -> float:
+    value = float(value)
+    if not 0.0 <= value <= 1.0:
+        raise gr.Error("fidelity must be between 0 (projected) and 1 (faithful)")
+    return value
+
+
+def _editor_layer(array: np.ndarray | None) -> Image.Image | None:
+    return None if array is None else Image.fromarray(np.asarray(array).astype(np.uint8))
+
+
+def edit_by_sketch(editor: dict | None, fidelity: float, progress=gr.Progress()):
+    """An image with painted strokes -> (before, after, difference, report); the generator integrates the sketch."""
+    generator = _needs_embedder()
+    fidelity = _fidelity(fidelity)
+    if not editor or editor.get("background") is None:
+        raise gr.Error("Upload an image to edit (or pick an example), then paint on it.")
+    layers = [np.asarray(layer) for layer in editor.get("layers") or [] if layer is not None]
+    painted = sum(int((layer[..., 3] > 0).sum()) if layer.ndim == 3 and layer.shape[-1] == 4 else 0 for layer in layers)
+    if painted == 0:
+        raise gr.Error("The sketch is empty: paint a change on the image with the brush, then press Edit.")
+    background, composite = _editor_layer(editor["background"]), _editor_layer(editor.get("composite"))
+    if composite is None:  # the API may send only background + layers: paint them on ourselves
+        composite = background.convert("RGBA")
+        for layer in layers:
+            composite = Image.alpha_composite(composite, Image.fromarray(layer.astype(np.uint8)).convert("RGBA").resize(composite.size))
+    try:
+        before, note = pil_to_model_input(background, generator.image_shape, "background")
+        sketch, _ = pil_to_model_input(composite, generator.image_shape, "sketch")
+    except ImageInputError as error:
+        raise gr.Error(str(error)) from None
+    report = (lambda done, total, message: progress((done, total), desc=message))
+    result = project(generator, EMBEDDER, sketch[None], fidelity, progress=report)
+    after = result.images[0]
+    changed = (sketch - before).abs().amax(0).gt(0.02).float().mean().item()
+    text = (f"Fidelity {fidelity:.2f}: PSNR to the sketch **{result.psnr[0]:.1f} dB** "
+            f"(1 = the sketch exactly, 0 = the generator's nearest garment). The sketch changed {changed:.0%} of the pixels. "
+            f"Input: {note}.")
+    classes = _class_report(after)
+    if classes:
+        text += f" The result looks like: {classes}."
+    return _big(before), _big(sketch), _big(after), _big(difference_image(after, before)), text
+
+
+def project_image(image_path: str | None, fidelity: float, progress=gr.Progress()):
+    """Any image -> (the model's input, its projection onto the generator's images, the seed, a report)."""
+    generator = _needs_embedder()
+    fidelity = _fidelity(fidelity)
+    image, note = _read_image(image_path, generator)
+    report = (lambda done, total, message: progress((done, total), desc=message))
+    result = project(generator, EMBEDDER, image[None], fidelity, progress=report)
+    text = f"Converted for the model: {note}. PSNR of the projection to the input: **{result.psnr[0]:.1f} dB** (fidelity {fidelity:.2f})."
+    classes = _class_report(result.images[0])
+    if classes:
+        text += f" The projection looks like: {classes}."
+    return _big(image), _big(result.images[0]), _big(seed_to_display(result.seeds[0])), text
+
+
+def move_along_direction(image_path: str | None, target: str, strength: float, frames: int = 7):
+    """Image -> its seed moved toward another class's centroid: (strip from 0 to `strength`, report)."""
+    generator = _needs_embedder()
+    if DIRECTIONS is None:
+        raise gr.Error(f"No class directions are shipped ({DIRECTIONS_PATH.name}); run `python -m core.directions`.")
+    if target not in DIRECTIONS.class_names:
+        raise gr.Error(f"unknown class {target!r}; choose one of {DIRECTIONS.class_names}")
+    strength = float(strength)
+    if not 0.0 <= strength <= 4.0:
+        raise gr.Error("strength must be between 0 and 4")
+    image, _ = _read_image(image_path, generator)
+    seed = _embed_one(generator, image, "network").seeds[0]
+    with torch.no_grad():
+        source = int(CLASSIFIER(image[None]).argmax(1)) if CLASSIFIER is not None else DIRECTIONS.index(target)
+        path = DIRECTIONS.move(seed, source, target, torch.linspace(0, strength, frames))
+        images = generator.generate(path)
+    labels = [_class_report(frame, top=1) for frame in images]
+    text = (f"Seed from the embedding network; source class (classifier on the input): **{DIRECTIONS.class_names[source]}**. "
+            f"Moved by s x (centroid[{target}] - centroid[{DIRECTIONS.class_names[source]}]), s = 0 ... {strength:g}. "
+            f"Classifier along the path: {' → '.join(labels) if labels[0] else 'not available'}.")
+    return make_grid(torch.cat([image[None], images]), columns=frames + 1, scale=4), text
+
+
 with gr.Blocks(title="Image embedding for DDIM diffusion models") as demo:
     gr.Markdown(
         "# Embedding images in DDIM diffusion models\n"
@@ -163,6 +286,28 @@ with gr.Blocks(title="Image embedding for DDIM diffusion models") as demo:
                 embed_file = gr.File(label="seed (.npy)")
         embed_button.click(embed_image, [embed_input, embed_model, embed_method],
                            [embed_original, embed_seed, embed_reconstruction, embed_report, embed_file], api_name="embed")
+    with gr.Tab("Edit by sketch"):
+        gr.Markdown("Paint a change on a garment (white adds, black removes). The edited image is embedded and regenerated, "
+                    "so the generator integrates the sketch. **Fidelity** blends the seed between the embedding network's "
+                    "projection (0: the nearest garment the generator makes) and the exact fixed-point seed (1: the sketch itself).")
+        with gr.Row():
+            with gr.Column():
+                sketch_editor = gr.ImageEditor(type="numpy", image_mode="RGBA", sources=["upload", "clipboard"], label="image + your sketch",
+                                               brush=gr.Brush(colors=["#ffffff", "#000000", "#808080"], default_color="#ffffff", default_size=24),
+                                               transforms=[], height=360)
+                sketch_fidelity = gr.Slider(0, 1, value=0.6, step=0.05, label="fidelity: 0 = projected, 1 = faithful")
+                sketch_button = gr.Button("Edit", variant="primary")
+                gr.Examples(EDITOR_EXAMPLES, inputs=sketch_editor)
+            with gr.Column():
+                with gr.Row():
+                    sketch_before = gr.Image(label="before", type="pil", format="png")
+                    sketch_input = gr.Image(label="sketch (model input)", type="pil", format="png")
+                with gr.Row():
+                    sketch_after = gr.Image(label="after: G(z)", type="pil", format="png")
+                    sketch_difference = gr.Image(label="difference (red brighter, blue darker)", type="pil", format="png")
+                sketch_report = gr.Markdown()
+        sketch_button.click(edit_by_sketch, [sketch_editor, sketch_fidelity],
+                            [sketch_before, sketch_input, sketch_after, sketch_difference, sketch_report], api_name="edit")
     with gr.Tab("Interpolate"):
         with gr.Row():
             first_image = gr.Image(type="filepath", label="first image", sources=["upload", "clipboard"])
@@ -188,6 +333,39 @@ with gr.Blocks(title="Image embedding for DDIM diffusion models") as demo:
             grid_image = gr.Image(label="generated images", type="pil", format="png")
         generate_button.click(generate, [model_choice, seed_box, steps_slider], grid_image, api_name="generate")
         file_button.click(generate_from_file, [model_choice, seed_upload, steps_slider], grid_image, api_name="generate_from_file")
+    with gr.Tab("Directions"):
+        gr.Markdown("Class centroids are the mean seeds of embedded *training* images of each class. The image's seed z "
+                    "moves to z + s (centroid[target] - centroid[source]); the source class is the classifier's reading of the input.")
+        with gr.Row():
+            with gr.Column():
+                direction_image = gr.Image(type="filepath", label="image", sources=["upload", "clipboard"], height=260)
+                direction_target = gr.Dropdown(DIRECTIONS.class_names if DIRECTIONS else [], value="Dress" if DIRECTIONS else None,
+                                               label="move toward class")
+                direction_strength = gr.Slider(0, 4, value=2, step=0.1, label="strength s (the last frame)")
+                direction_button = gr.Button("Move", variant="primary")
+                gr.Examples(FASHION_EXAMPLES, inputs=direction_image)
+            with gr.Column():
+                direction_strip = gr.Image(label="input, then s = 0 ... strength", type="pil", format="png")
+                direction_report = gr.Markdown()
+        direction_button.click(move_along_direction, [direction_image, direction_target, direction_strength],
+                               [direction_strip, direction_report], api_name="direction")
+    with gr.Tab("Project any image"):
+        gr.Markdown("Any photo, any size or colour: it is converted as the model needs (shown), embedded by the network "
+                    "and regenerated, which sends it to the nearest image the generator can make. Raise fidelity to keep more of it.")
+        with gr.Row():
+            with gr.Column():
+                project_input = gr.Image(type="filepath", label="any image", sources=["upload", "clipboard"], height=260)
+                project_fidelity = gr.Slider(0, 1, value=0, step=0.05, label="fidelity: 0 = projected, 1 = faithful")
+                project_button = gr.Button("Project", variant="primary")
+                gr.Examples(OOD_EXAMPLES + FASHION_EXAMPLES[:2], inputs=project_input)
+            with gr.Column():
+                with gr.Row():
+                    project_converted = gr.Image(label="converted input", type="pil", format="png")
+                    project_output = gr.Image(label="projection G(z)", type="pil", format="png")
+                    project_seed = gr.Image(label="seed z", type="pil", format="png")
+                project_report = gr.Markdown()
+        project_button.click(project_image, [project_input, project_fidelity],
+                             [project_converted, project_output, project_seed, project_report], api_name="project")
 
 demo.queue(default_concurrency_limit=2, max_size=64)
 

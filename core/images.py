@@ -31,3 +31,10 @@ def make_grid(images: torch.Tensor, columns: int | None = None, padding: int = 2
 def seed_to_display(seed: torch.Tensor) -> torch.Tensor:
     """A seed (C, H, W) ~ N(0, 1) -> [0, 1] for display (+-3 standard deviations)."""
     return (seed / 6.0 + 0.5).clamp(0, 1)
+
+
+def difference_image(after: torch.Tensor, before: torch.Tensor) -> torch.Tensor:
+    """Signed change of two images (C, H, W) in [0, 1] -> an RGB map (3, H, W): red brighter, blue darker, black unchanged."""
+    change = (after - before).mean(0)  # (H, W), in [-1, 1]
+    gain = 1.0 / max(change.abs().max().item(), 0.25)  # small edits stay visible, big ones do not saturate
+    return torch.stack([(change * gain).clamp(0, 1), torch.zeros_like(change), (-change * gain).clamp(0, 1)])

@@ -13,20 +13,25 @@ import torch
 
 def interpolate_seeds(start: torch.Tensor, end: torch.Tensor, frames: int, mode: Literal["linear", "spherical"] = "spherical") -> torch.Tensor:
     """Two seeds (C, H, W) -> (frames, C, H, W), from start to end inclusive."""
-    if start.shape != end.shape:
-        raise ValueError(f"seeds differ in shape: {tuple(start.shape)} vs {tuple(end.shape)}")
     if frames < 2:
         raise ValueError("an interpolation needs at least 2 frames")
-    alphas = torch.linspace(0.0, 1.0, frames).reshape(-1, *([1] * start.ndim))
+    return blend_seeds(start, end, torch.linspace(0.0, 1.0, frames), mode)
+
+
+def blend_seeds(start: torch.Tensor, end: torch.Tensor, weights: torch.Tensor | list[float],
+                mode: Literal["linear", "spherical"] = "spherical") -> torch.Tensor:
+    """Two seeds (C, H, W) and weights (W,) in [0, 1] -> (W, C, H, W); weight 0 gives start, 1 gives end."""
+    if start.shape != end.shape:
+        raise ValueError(f"seeds differ in shape: {tuple(start.shape)} vs {tuple(end.shape)}")
+    alphas = torch.as_tensor(weights, dtype=torch.float64).reshape(-1, *([1] * start.ndim))
     if mode == "linear":
-        return (1 - alphas) * start + alphas * end
+        return ((1 - alphas) * start.double() + alphas * end.double()).to(start.dtype)
     if mode != "spherical":
         raise ValueError(f"unknown interpolation mode {mode!r}; choose 'linear' or 'spherical'")
     a, b = start.flatten().double(), end.flatten().double()
     cosine = torch.dot(a, b) / (a.norm() * b.norm())
     omega = torch.arccos(cosine.clamp(-1.0, 1.0))
     if omega.abs() < 1e-6:  # nearly parallel seeds: slerp reduces to lerp (and would divide by ~0)
-        return (1 - alphas) * start + alphas * end
-    alphas = alphas.double()
+        return ((1 - alphas) * start.double() + alphas * end.double()).to(start.dtype)
     path = (torch.sin((1 - alphas) * omega) * start.double() + torch.sin(alphas * omega) * end.double()) / torch.sin(omega)
     return path.to(start.dtype)

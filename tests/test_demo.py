@@ -76,3 +76,61 @@ def test_interpolate(client):
     assert Image.open(strip).size == ((5 * (28 + 2) + 2) * 4, (28 + 4) * 4)
     animation = Image.open(gif)
     assert animation.format == "GIF" and animation.n_frames == 8  # 5 frames forward, 3 back
+
+
+def _psnr(report: str) -> float:
+    return float(report.split("**")[1].split(" dB")[0])
+
+
+def _sketch_files(tmp_path, paint: bool) -> dict:
+    """The ImageEditor's value: a 280x280 trouser as background, one RGBA layer (a white bar or nothing), the composite."""
+    background = Image.open(EXAMPLES / "test0002_trouser.png").convert("RGBA").resize((280, 280), Image.NEAREST)
+    layer = Image.new("RGBA", background.size, (0, 0, 0, 0))
+    if paint:
+        layer.paste((255, 255, 255, 255), (40, 100, 240, 140))  # a white bar across both legs
+    files = {"background": background, "layers": [layer], "composite": Image.alpha_composite(background, layer)}
+    paths = {}
+    for name, image in files.items():
+        for index, picture in enumerate(image if isinstance(image, list) else [image]):
+            path = tmp_path / f"{name}{index}.png"
+            picture.save(path)
+            paths.setdefault(name, []).append(handle_file(str(path)))
+    return {"background": paths["background"][0], "layers": paths["layers"], "composite": paths["composite"][0]}
+
+
+def test_edit_by_sketch_fidelity_controls_the_result(client, tmp_path):
+    editor = _sketch_files(tmp_path, paint=True)
+    results = {f: client.predict(editor, f, api_name="/edit") for f in (0.0, 1.0)}
+    before, sketch, after, difference, report = results[1.0]
+    assert Image.open(after).size == (224, 224)
+    assert _psnr(report) > 40 > _psnr(results[0.0][4]) + 10  # faithful repeats the sketch, projected does not
+    bar = np.asarray(Image.open(difference).convert("RGB"), dtype=float)[100 * 224 // 280 + 4:140 * 224 // 280 - 4, 60:180]
+    assert bar[..., 0].mean() > 100 and bar[..., 2].mean() < 20  # the painted bar made those pixels brighter: red
+
+
+def test_edit_with_an_empty_sketch_is_refused(client, tmp_path):
+    with pytest.raises(Exception, match="sketch is empty"):
+        client.predict(_sketch_files(tmp_path, paint=False), 0.5, api_name="/edit")
+    with pytest.raises(Exception, match="Upload an image to edit"):
+        client.predict({"background": None, "layers": [], "composite": None}, 0.5, api_name="/edit")
+
+
+def test_project_any_image(client):
+    photo = handle_file(str(EXAMPLES / "ood_astronaut.png"))
+    converted, projection, seed, report = client.predict(photo, 0.0, api_name="/project")
+    assert Image.open(projection).size == Image.open(converted).size == (224, 224)
+    assert "RGB -> grey" in report and "looks like" in report
+    projected_psnr = _psnr(report)
+    faithful_psnr = _psnr(client.predict(photo, 1.0, api_name="/project")[3])
+    assert faithful_psnr > 40 > projected_psnr + 15  # exact inversion reproduces the photo; projection sends it elsewhere
+
+
+def test_directions_move_toward_the_target_class(client):
+    trouser = handle_file(str(EXAMPLES / "test0002_trouser.png"))
+    strip, report = client.predict(trouser, "Bag", 3.0, api_name="/direction")
+    assert Image.open(strip).size == ((8 * (28 + 2) + 2) * 4, (28 + 4) * 4)  # the input, then 7 frames
+    assert "source class (classifier on the input): **Trouser**" in report
+    again, _ = client.predict(trouser, "Bag", 3.0, api_name="/direction")
+    assert Image.open(strip).tobytes() == Image.open(again).tobytes()
+    with pytest.raises(Exception, match="not in the list of choices"):
+        client.predict(trouser, "Spaceship", 1.0, api_name="/direction")
