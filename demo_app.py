@@ -370,4 +370,5 @@ with gr.Blocks(title="Image embedding for DDIM diffusion models") as demo:
 demo.queue(default_concurrency_limit=2, max_size=64)
 
 if __name__ == "__main__":
-    demo.launch(server_name="127.0.0.1", max_file_size="10mb")
+    # Locally bound to 127.0.0.1; a Hugging Face Space sets GRADIO_SERVER_NAME=0.0.0.0 to be reachable.
+    demo.launch(server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"), max_file_size="10mb")
