@@ -20,7 +20,7 @@ from core.atomic import save_image
 from core.checkpoint import load_generator
 from core.data import load_fashion_mnist
 from core.embedder import load_embedder
-from core.embedding import DESCENT_RECIPE, REFINE_RECIPE, embed
+from core.embedding import DESCENT_RECIPE, POLISH_RECIPE, REFINE_RECIPE, embed
 from core.gradient_embedding import ORIGINAL_RECIPE
 from core.images import make_grid, seed_to_display
 from core.metrics import ssim_per_image
@@ -45,6 +45,9 @@ def method_runs(args) -> list[tuple[str, dict, int]]:
             label = "unet" if start else "ddim_inversion"
             runs.append((f"hybrid ({label} + {args.hybrid_iterations} descent it)",
                          {"method": "hybrid", "descent": replace(REFINE_RECIPE, iterations=args.hybrid_iterations), **start}, args.hybrid_images))
+            runs.append((f"hybrid (fixed point {args.polish_start_iterations} it/step + {POLISH_RECIPE.iterations} descent it)",
+                         {"method": "hybrid", "hybrid_start": "fixed_point", "fixed_point_iterations": args.polish_start_iterations,
+                          "descent": POLISH_RECIPE}, args.images))
         elif name == "gd":
             runs.append((f"gd ours ({args.gd_iterations} it, MAE, cosine lr 5e-2)",
                          {"method": "gd", "descent": replace(DESCENT_RECIPE, iterations=args.gd_iterations)}, args.gd_images))
@@ -67,6 +70,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--images", type=int, default=500)
     parser.add_argument("--hybrid-images", type=int, default=100)
     parser.add_argument("--hybrid-iterations", type=int, default=50)
+    parser.add_argument("--polish-start-iterations", type=int, default=3, help="fixed-point iterations per step of the polished hybrid's start")
     parser.add_argument("--gd-images", type=int, default=20)
     parser.add_argument("--gd-iterations", type=int, default=300)
     parser.add_argument("--original-images", type=int, default=8)
@@ -89,6 +93,8 @@ def main(argv: list[str] | None = None) -> None:
                      "s/image": seconds, "images/s": 1 / seconds, "NFE": results[0].nfe,
                      "seed std": float(seeds.std())})
         slug = label.split(" (")[0].replace(" ", "_")
+        if options.get("hybrid_start") == "fixed_point":
+            slug += "_fixed_point_start"
         picture(images, seeds, reconstructions, RESULTS / f"embedding_{slug}.png")
         print(rows[-1], flush=True)
     notes = ("Images: the first N test images of Fashion-MNIST (never used in training). Time and NFE count the work to find "

@@ -25,7 +25,7 @@ from tqdm import tqdm
 from core.atomic import atomic_path, save_image
 from core.checkpoint import CheckpointError, load_generator
 from core.embedder import load_embedder
-from core.embedding import DESCENT_RECIPE, METHODS, REFINE_RECIPE, embed
+from core.embedding import DESCENT_RECIPE, METHODS, POLISH_RECIPE, REFINE_RECIPE, embed
 from core.gradient_embedding import ORIGINAL_RECIPE
 from core.image_io import ImageInputError, expand_inputs, load_image_file
 from core.images import to_pil
@@ -46,6 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--iterations", type=int, default=None, help="gd/hybrid descent iterations; fixed_point iterations per step")
     parser.add_argument("--recipe", choices=["ours", "original"], default="ours",
                         help="gd settings: ours (MAE, cosine lr 5e-2, 300 it) or the article's (MAE + 0.005 mean z^2, lr 1e-2, 1500 it)")
+    parser.add_argument("--hybrid-start", choices=["auto", "network", "ddim_inversion", "fixed_point"], default="auto",
+                        help="hybrid: the start (auto = network with --embedder, else DDIM inversion); fixed_point is then polished by small steps")
+    parser.add_argument("--start-iterations", type=int, default=3, help="hybrid from fixed_point: fixed-point iterations per step")
     parser.add_argument("--lr", type=float, default=None, help="descent learning rate")
     parser.add_argument("--target-mse", type=float, default=None, help="gd/hybrid: stop when every image is below this MSE")
     parser.add_argument("--steps", type=int, default=10, help="DDIM steps of the generator")
@@ -107,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.method == "gd":
             descent = ORIGINAL_RECIPE if args.recipe == "original" else DESCENT_RECIPE
         else:
-            descent = REFINE_RECIPE
+            descent = POLISH_RECIPE if args.hybrid_start == "fixed_point" else REFINE_RECIPE
         descent = replace(descent, **{k: v for k, v in {"iterations": args.iterations, "lr": args.lr, "target_mse": args.target_mse}.items() if v is not None})
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -117,7 +120,8 @@ def main(argv: list[str] | None = None) -> int:
         batch = loaded[start : start + args.batch_size]
         images = torch.stack([image for _, image in batch])
         result = embed(generator, images, args.method, steps=args.steps, seeds_per_image=args.seeds_per_image, embedder=embedder,
-                       descent=descent, fixed_point_iterations=args.iterations if args.iterations is not None else 30)
+                       descent=descent, hybrid_start=args.hybrid_start,
+                       fixed_point_iterations=args.start_iterations if args.method == "hybrid" else args.iterations or 30)
         for i, (path, _) in enumerate(batch):
             name = names[start + i]
             seeds = result.candidates[i] if result.candidates is not None else result.seeds[i : i + 1]

@@ -31,6 +31,9 @@ METHODS: tuple[str, ...] = ("gd", "network", "ddim_inversion", "fixed_point", "h
 # From a good start (hybrid): the same loss with the article's step size, decayed.
 DESCENT_RECIPE = DescentConfig(iterations=300, lr=5e-2, loss="mae", seed_penalty=0.0, lr_schedule="cosine")
 REFINE_RECIPE = DescentConfig(iterations=50, lr=1e-2, loss="mae", seed_penalty=0.0, lr_schedule="cosine")
+# From a near-exact start (a few fixed-point iterations): small steps that only polish.
+POLISH_RECIPE = DescentConfig(iterations=20, lr=1e-3, loss="mae", seed_penalty=0.0, lr_schedule="cosine")
+HybridStart = Literal["auto", "network", "ddim_inversion", "fixed_point"]
 
 # progress(done, total, message)
 Progress = Callable[[int, int, str], None]
@@ -91,6 +94,7 @@ def embed(
     embedder: torch.nn.Module | None = None,
     descent: DescentConfig | None = None,
     fixed_point_iterations: int = 30,
+    hybrid_start: HybridStart = "auto",
     random_seed: int = 0,
     progress: Progress | None = None,
 ) -> EmbeddingResult:
@@ -98,7 +102,9 @@ def embed(
 
     seeds_per_image > 1 (gd, hybrid): K independent starts per image; the best is returned and all
     are in `candidates`. `start` (N, C, H, W) replaces the random start of gd. `descent` overrides
-    the descent settings (gd: the article's recipe; hybrid: REFINE_RECIPE).
+    the descent settings (gd: the article's recipe; hybrid: REFINE_RECIPE). `hybrid_start`: where
+    hybrid starts ("auto": the network if `embedder` is given, else DDIM inversion; "fixed_point"
+    runs `fixed_point_iterations` per step, pair it with POLISH_RECIPE).
     """
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; choose one of {list(METHODS)}")
@@ -135,14 +141,19 @@ def embed(
         config = descent or (ORIGINAL_RECIPE if method == "gd" else REFINE_RECIPE)
         config = replace(config, steps=steps)
         if method == "hybrid":
-            if embedder is not None:
-                with torch.no_grad():
-                    initial = embedder(images)
-                nfe = 0
-            else:
-                with torch.no_grad():
-                    initial = ddim_invert(generator.unet, normalized, steps)
-                nfe = steps
+            if hybrid_start == "auto":
+                hybrid_start = "network" if embedder is not None else "ddim_inversion"
+            with torch.no_grad():
+                if hybrid_start == "network":
+                    if embedder is None:
+                        raise ValueError("hybrid_start='network' needs an embedder")
+                    initial, nfe = embedder(images), 0
+                elif hybrid_start == "ddim_inversion":
+                    initial, nfe = ddim_invert(generator.unet, normalized, steps), steps
+                elif hybrid_start == "fixed_point":
+                    initial, nfe = fixed_point_invert(generator.unet, normalized, steps, fixed_point_iterations)
+                else:
+                    raise ValueError(f"unknown hybrid_start {hybrid_start!r}; choose auto, network, ddim_inversion or fixed_point")
             initial = _jittered(initial, k, random_seed)
         else:
             nfe = 0

@@ -106,3 +106,13 @@ def test_gd_several_seeds_from_one_start_differ(tiny_generator, targets):
     config = DescentConfig(iterations=2, lr=1e-2)
     result = embed(tiny_generator, targets, "gd", descent=config, seeds_per_image=2, start=torch.zeros_like(targets))
     assert not torch.allclose(result.candidates[:, 0], result.candidates[:, 1])
+
+
+def test_hybrid_from_a_few_fixed_point_iterations(tiny_generator, targets):
+    from core.embedding import POLISH_RECIPE
+    start = embed(tiny_generator, targets, "fixed_point", fixed_point_iterations=1)
+    polished = embed(tiny_generator, targets, "hybrid", hybrid_start="fixed_point", fixed_point_iterations=1, descent=POLISH_RECIPE)
+    assert (polished.mse <= start.mse + 1e-9).all() and polished.mse.mean() < start.mse.mean()
+    assert polished.nfe == start.nfe + POLISH_RECIPE.iterations * 10
+    with pytest.raises(ValueError, match="unknown hybrid_start"):
+        embed(tiny_generator, targets, "hybrid", hybrid_start="magic")
