@@ -21,5 +21,6 @@ benchmarks: setup
 	$(PY) -m benchmarks.speed
 	$(PY) -m benchmarks.sample_quality
 	$(PY) -m benchmarks.embedding
+	$(PY) -m benchmarks.applications
 	$(PY) -m benchmarks.demo_load
 	$(PY) scripts/update_readme.py
