@@ -286,15 +286,15 @@ with gr.Blocks(title="Image embedding for DDIM diffusion models") as demo:
                 embed_file = gr.File(label="seed (.npy)")
         embed_button.click(embed_image, [embed_input, embed_model, embed_method],
                            [embed_original, embed_seed, embed_reconstruction, embed_report, embed_file], api_name="embed")
-    with gr.Tab("Edit by sketch"):
+    with gr.Tab("Edit by sketch", elem_id="edit-tab"):
         gr.Markdown("Paint a change on a garment (white adds, black removes). The edited image is embedded and regenerated, "
                     "so the generator integrates the sketch. **Fidelity** blends the seed between the embedding network's "
                     "projection (0: the nearest garment the generator makes) and the exact fixed-point seed (1: the sketch itself).")
         with gr.Row():
             with gr.Column():
                 sketch_editor = gr.ImageEditor(type="numpy", image_mode="RGBA", sources=["upload", "clipboard"], label="image + your sketch",
-                                               brush=gr.Brush(colors=["#ffffff", "#000000", "#808080"], default_color="#ffffff", default_size=24),
-                                               transforms=[], height=360)
+                                               brush=gr.Brush(colors=["#ffffff", "#000000", "#808080"], default_color="#ffffff", default_size=20),
+                                               transforms=[], canvas_size=(280, 280), fixed_canvas=True, height=380)
                 sketch_fidelity = gr.Slider(0, 1, value=0.6, step=0.05, label="fidelity: 0 = projected, 1 = faithful")
                 sketch_button = gr.Button("Edit", variant="primary")
                 gr.Examples(EDITOR_EXAMPLES, inputs=sketch_editor)
@@ -349,7 +349,7 @@ with gr.Blocks(title="Image embedding for DDIM diffusion models") as demo:
                 direction_report = gr.Markdown()
         direction_button.click(move_along_direction, [direction_image, direction_target, direction_strength],
                                [direction_strip, direction_report], api_name="direction")
-    with gr.Tab("Project any image"):
+    with gr.Tab("Project any image", elem_id="project-tab"):
         gr.Markdown("Any photo, any size or colour: it is converted as the model needs (shown), embedded by the network "
                     "and regenerated, which sends it to the nearest image the generator can make. Raise fidelity to keep more of it.")
         with gr.Row():

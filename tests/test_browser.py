@@ -1,5 +1,6 @@
 """A real browser (Debian chromium driven by Playwright) opens the demo, uploads an image,
-runs Embed and waits for the result; the screenshot lands in tests/screenshots/."""
+runs Embed and waits for the result, then projects a photo in the Project tab; the screenshots
+land in tests/screenshots/."""
 
 import shutil
 from pathlib import Path
@@ -39,7 +40,19 @@ def test_embed_in_a_real_browser(demo_url, tmp_path):
         assert "network evaluations" in report.inner_text()
         shot = tmp_path / "embed.png"
         page.screenshot(path=str(shot), full_page=True)
+
+        # Another tab: project an out-of-distribution photo.
+        page.get_by_role("tab", name="Project any image").click()
+        panel = page.locator("#project-tab")
+        panel.locator("input[type=file]").set_input_files(str(ROOT / "assets" / "examples" / "ood_astronaut.png"))
+        panel.get_by_role("button", name="Project", exact=True).click()
+        projected = panel.get_by_text("looks like")
+        projected.wait_for(timeout=120_000)
+        assert "RGB -> grey" in projected.inner_text()
+        project_shot = tmp_path / "project.png"
+        page.screenshot(path=str(project_shot), full_page=True)
         browser.close()
-    assert shot.stat().st_size > 10_000
+    assert shot.stat().st_size > 10_000 and project_shot.stat().st_size > 10_000
     (ROOT / "tests" / "screenshots").mkdir(exist_ok=True)
     shutil.copy(shot, ROOT / "tests" / "screenshots" / "embed.png")
+    shutil.copy(project_shot, ROOT / "tests" / "screenshots" / "project.png")
