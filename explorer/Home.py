@@ -17,5 +17,6 @@ navigation = st.navigation([
     st.Page(f"{PAGES}/overview.py", title="Overview", icon=":material/home:", default=True),
     st.Page(f"{PAGES}/generate.py", title="Generate", icon=":material/grid_view:"),
     st.Page(f"{PAGES}/embed.py", title="Embed test images", icon=":material/compare:"),
+    st.Page(f"{PAGES}/applications.py", title="Projection and directions", icon=":material/tune:"),
 ])
 navigation.run()

@@ -85,3 +85,39 @@ def to_display(images: np.ndarray, scale: int = 4) -> list[np.ndarray]:
         array = array[0] if array.shape[0] == 1 else array.transpose(1, 2, 0)
         out.append(np.kron(array, np.ones((scale, scale) + (1,) * (array.ndim - 2), dtype=np.uint8)))
     return out
+
+
+@st.cache_resource
+def get_classifier():
+    from core.classifier import load_classifier
+
+    return load_classifier(ASSETS / "classifier")
+
+
+@st.cache_resource
+def get_directions():
+    from core.directions import load_directions
+
+    return load_directions(ASSETS / "fashion" / "directions.safetensors", get_generator("fashion").image_shape)
+
+
+@st.cache_data(show_spinner="projecting...")
+def projection_path(images: np.ndarray, fidelities: tuple[float, ...]) -> dict:
+    """(N, C, H, W) images -> G(z(f)) for each fidelity f: {"images": (F, N, C, H, W), "psnr": (F, N)}."""
+    from core.projection import project
+
+    generator, embedder = get_generator("fashion"), get_embedder("fashion-unet")
+    results = [project(generator, embedder, torch.from_numpy(images), f) for f in fidelities]
+    return {"images": np.stack([r.images.numpy() for r in results]), "psnr": np.stack([r.psnr.numpy() for r in results])}
+
+
+@st.cache_data(show_spinner="moving seeds...")
+def direction_path(image: np.ndarray, target: str, strengths: tuple[float, ...]) -> dict:
+    """One image (C, H, W) -> its network seed moved toward `target`: {"images": (S, C, H, W), "labels": [...], "source": str}."""
+    generator, embedder, classifier, directions = get_generator("fashion"), get_embedder("fashion-unet"), get_classifier(), get_directions()
+    with torch.no_grad():
+        x = torch.from_numpy(image)[None]
+        source = int(classifier(x).argmax(1))
+        images = generator.generate(directions.move(embedder(x)[0], source, target, list(strengths)))
+        labels = [directions.class_names[i] for i in classifier(images).argmax(1).tolist()]
+    return {"images": images.numpy(), "labels": labels, "source": directions.class_names[source]}

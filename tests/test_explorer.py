@@ -33,3 +33,12 @@ def test_embed_page(app):
     app.radio[0].set_value("ddim_inversion").run()
     assert not app.exception
     assert "10 network evaluations" in app.caption[0].value
+
+
+def test_applications_page(app):
+    app.switch_page("../pages/applications.py").run()
+    assert not app.exception and app.title[0].value == "Projection and directions"
+    assert len(app.get("image")) == 2  # the projection row and the direction row
+    assert "source class (classifier on the input): Trouser" in app.caption[1].value
+    app.selectbox[0].set_value("Bag").run()
+    assert not app.exception
