@@ -134,3 +134,12 @@ def test_directions_move_toward_the_target_class(client):
     assert Image.open(strip).tobytes() == Image.open(again).tobytes()
     with pytest.raises(Exception, match="not in the list of choices"):
         client.predict(trouser, "Spaceship", 1.0, api_name="/direction")
+
+
+def test_embed_errors_fall_from_network_to_hybrid_to_fixed_point(client):
+    example = handle_file(str(EXAMPLES / "test0004_shirt.png"))
+    psnr = {method: _psnr(client.predict(example, "fashion", label, api_name="/embed")[3])
+            for method, label in (("network", "network (instant)"), ("hybrid", "hybrid (network + descent)"),
+                                  ("fixed_point", "fixed point (near-exact)"))}
+    assert psnr["network"] < psnr["hybrid"] < psnr["fixed_point"], psnr
+    assert psnr["network"] > 12  # still a shirt, not noise
