@@ -1,5 +1,6 @@
 """The Gradio demo, launched in-process and called through gradio_client."""
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -79,7 +80,8 @@ def test_interpolate(client):
 
 
 def _psnr(report: str) -> float:
-    return float(report.split("**")[1].split(" dB")[0])
+    """The first bold 'NN.N dB' of a report."""
+    return float(re.search(r"\*\*(-?[\d.]+) dB\*\*", report).group(1))
 
 
 def _sketch_files(tmp_path, paint: bool) -> dict:
