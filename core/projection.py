@@ -54,13 +54,12 @@ def project(
     """Images (N, C, H, W) in [0, 1] -> their projection at the given fidelity in [0, 1]."""
     if not 0.0 <= float(fidelity) <= 1.0:
         raise ValueError(f"fidelity must be in [0, 1], got {fidelity}")
-    projected = embed(generator, images, "network", embedder=embedder, steps=steps)
-    exact_seeds = None
-    if fidelity > 0:
-        exact_seeds = embed(generator, images, "fixed_point", steps=steps, fixed_point_iterations=fixed_point_iterations,
-                            progress=progress).seeds
-        seeds = torch.stack([blend_seeds(p, e, [float(fidelity)])[0] for p, e in zip(projected.seeds, exact_seeds)])
-        outputs = reconstruct(generator, seeds, steps)
-    else:
-        seeds, outputs = projected.seeds, projected.reconstructions
-    return Projection(images.float(), seeds, outputs, projected.seeds, exact_seeds, float(fidelity))
+    if fidelity == 0:  # the network's seed as is (embed() also checks the images and reconstructs)
+        projected = embed(generator, images, "network", embedder=embedder, steps=steps)
+        return Projection(images.float(), projected.seeds, projected.reconstructions, projected.seeds, None, 0.0)
+    exact_seeds = embed(generator, images, "fixed_point", steps=steps, fixed_point_iterations=fixed_point_iterations,
+                        progress=progress).seeds
+    with torch.no_grad():  # only the seed is needed here: skip embed()'s reconstruction of G(E(x))
+        projected_seeds = embedder(images)
+    seeds = torch.stack([blend_seeds(p, e, [float(fidelity)])[0] for p, e in zip(projected_seeds, exact_seeds)])
+    return Projection(images.float(), seeds, reconstruct(generator, seeds, steps), projected_seeds, exact_seeds, float(fidelity))
