@@ -29,6 +29,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--lr", type=float, default=defaults.lr)
     parser.add_argument("--weight-decay", type=float, default=defaults.weight_decay)
     parser.add_argument("--warmup-steps", type=int, default=defaults.warmup_steps)
+    parser.add_argument("--lr-schedule", choices=["constant", "cosine"], default=defaults.lr_schedule,
+                        help="cosine: decay from --lr to --min-lr over all --epochs (after the warm-up)")
+    parser.add_argument("--min-lr", type=float, default=defaults.min_lr)
     parser.add_argument("--loss", choices=["l1", "mse"], default=defaults.loss)
     parser.add_argument("--ema-decay", type=float, default=defaults.ema_decay)
     parser.add_argument("--bf16", action="store_true", help="bfloat16 autocast")

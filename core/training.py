@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import os
 import signal
 import time
@@ -44,6 +45,8 @@ class TrainConfig:
     lr: float = 1e-3
     weight_decay: float = 1e-4
     warmup_steps: int = 200  # linear learning-rate warm-up
+    lr_schedule: Literal["constant", "cosine"] = "constant"  # cosine: decay to min_lr over all epochs
+    min_lr: float = 1e-5  # end of the cosine decay
     loss: Literal["l1", "mse"] = "l1"  # the article uses L1 (MAE) on the noise
     ema_decay: float = 0.999  # with warm-up min(decay, (1 + step) / (10 + step))
     bf16: bool = False  # bfloat16 autocast for the forward pass
@@ -208,7 +211,7 @@ class Trainer:
         times = torch.rand(len(images), generator=self.noise_rng, device=self.device)
         noises = torch.randn(images.shape, generator=self.noise_rng, device=self.device)
         for group in self.optimizer.param_groups:
-            group["lr"] = self.config.lr * min(1.0, (self.global_step + self.schedule_offset + 1) / max(1, self.config.warmup_steps))
+            group["lr"] = self.learning_rate()
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.config.bf16):
             loss = diffusion_loss(self.unet, images, times, noises, self.config.loss).mean()
         self.optimizer.zero_grad(set_to_none=True)
@@ -221,6 +224,16 @@ class Trainer:
         self.global_step += 1
         return loss.item()
 
+    def learning_rate(self) -> float:
+        """Linear warm-up, then constant or a cosine decay to min_lr at the last step of the last epoch."""
+        c = self.config
+        warmup = min(1.0, (self.global_step + self.schedule_offset + 1) / max(1, c.warmup_steps))
+        if c.lr_schedule == "constant":
+            return c.lr * warmup
+        total_steps = c.epochs * (len(self.train_images) // c.batch_size)
+        progress = min(1.0, self.global_step / max(1, total_steps))
+        return warmup * (c.min_lr + 0.5 * (c.lr - c.min_lr) * (1.0 + math.cos(math.pi * progress)))
+
     def _should_stop(self, started: float) -> bool:
         c = self.config
         stop = self.stop_requested or (c.max_steps is not None and self.global_step >= c.max_steps) or (
@@ -232,7 +245,7 @@ class Trainer:
         return stop
 
     def _end_of_epoch(self, mean_loss: float, epoch_seconds: float, images_seen: int) -> None:
-        record = {"epoch": self.epoch, "step": self.global_step, "train_loss": mean_loss,
+        record = {"epoch": self.epoch, "step": self.global_step, "train_loss": mean_loss, "lr": self.learning_rate(),
                   "images_per_s": images_seen / max(epoch_seconds, 1e-9), "train_minutes": self.train_seconds / 60}
         if self.is_main:
             record.update(validation_losses(self.ema, self.val_images, self.config.loss))
