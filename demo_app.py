@@ -69,9 +69,16 @@ EMBED_METHODS = {
 }
 
 
+def _finite(images: torch.Tensor) -> torch.Tensor:
+    """Refuse NaN or infinite results (a broken model) instead of showing black images."""
+    if not torch.isfinite(images).all():
+        raise gr.Error("The model produced NaN or infinite values (a broken checkpoint?); nothing to show.")
+    return images
+
+
 def _big(image: torch.Tensor) -> Image.Image:
     """(C, H, W) in [0, 1] -> a PIL image enlarged with nearest-neighbour for display."""
-    pil = to_pil(image)
+    pil = to_pil(_finite(image))
     scale = max(1, DISPLAY_SIZE // pil.width)
     return pil.resize((pil.width * scale, pil.height * scale), Image.NEAREST)
 
@@ -97,9 +104,11 @@ def _embed_one(generator, image: torch.Tensor, method: str, progress=None):
         raise gr.Error("No embedding network is shipped for this generator: choose fixed point or hybrid.")
     report = (lambda done, total, message: progress((done, total), desc=message)) if progress is not None else None
     try:
-        return embed(generator, image[None], method, embedder=embedder, progress=report)
+        result = embed(generator, image[None], method, embedder=embedder, progress=report)
     except EmbeddingInputError as error:
         raise gr.Error(str(error)) from None
+    _finite(result.seeds), _finite(result.reconstructions)
+    return result
 
 
 @torch.no_grad()
@@ -113,7 +122,7 @@ def generate(model_name: str, seed_text: str, steps: int):
     if len(seeds) > MAX_IMAGES:
         raise gr.Error(f"{len(seeds)} seeds asked; at most {MAX_IMAGES} at a time")
     images = generator.generate(seeded_noise(seeds, generator.image_shape), steps=int(steps))
-    return make_grid(images, scale=max(1, DISPLAY_SIZE // generator.config.image_size))
+    return make_grid(_finite(images), scale=max(1, DISPLAY_SIZE // generator.config.image_size))
 
 
 @torch.no_grad()
@@ -129,7 +138,7 @@ def generate_from_file(model_name: str, seed_file: str | None, steps: int):
     if len(seeds) > MAX_IMAGES:
         raise gr.Error(f"the file holds {len(seeds)} seeds; at most {MAX_IMAGES} at a time")
     images = generator.generate(seeds, steps=int(steps))
-    return make_grid(images, scale=max(1, DISPLAY_SIZE // generator.config.image_size))
+    return make_grid(_finite(images), scale=max(1, DISPLAY_SIZE // generator.config.image_size))
 
 
 def embed_image(image_path: str | None, model_name: str, method_label: str, progress=gr.Progress()):
@@ -159,7 +168,7 @@ def interpolate(first_path: str | None, second_path: str | None, frames: int, mo
     path = interpolate_seeds(seeds[0], seeds[1], frames, "spherical" if mode.startswith("spherical") else "linear")
     with torch.no_grad():
         frames_images = generator.generate(path)
-    strip = make_grid(frames_images, columns=frames, scale=4)
+    strip = make_grid(_finite(frames_images), columns=frames, scale=4)
     gif_path = OUTPUTS / f"interpolation_{abs(hash((first_path, second_path, frames, mode))) % 10**8}.gif"
     pictures = [_big(frame) for frame in frames_images]
     pictures[0].save(gif_path, save_all=True, append_images=pictures[1:] + pictures[::-1][1:-1], duration=120, loop=0)
@@ -260,7 +269,7 @@ def move_along_direction(image_path: str | None, target: str, strength: float, f
     text = (f"Seed from the embedding network; source class (classifier on the input): **{DIRECTIONS.class_names[source]}**. "
             f"Moved by s x (centroid[{target}] - centroid[{DIRECTIONS.class_names[source]}]), s = 0 ... {strength:g}. "
             f"Classifier along the path: {' → '.join(labels) if labels[0] else 'not available'}.")
-    return make_grid(torch.cat([image[None], images]), columns=frames + 1, scale=4), text
+    return make_grid(_finite(torch.cat([image[None], images])), columns=frames + 1, scale=4), text
 
 
 with gr.Blocks(title="Image embedding for DDIM diffusion models") as demo:

@@ -2,11 +2,20 @@
 
 A generator checkpoint is a folder with `config.json` and `model.safetensors` (EMA weights,
 fp16). Nothing here unpickles: only safetensors and JSON are ever read.
+
+Integrity: every safetensors file this project writes records `content_sha256` in its header
+metadata (SHA-256 over each tensor's name, dtype, shape and bytes, in name order), and every
+load checks it, refuses NaN or infinite weights, and (for generators) a config out of range or
+a normalization with a non-finite mean or a std <= 0. A file written before hashes existed
+(no `content_sha256`) is checked for everything but the hash; `scripts/add_content_hashes.py`
+adds the hash without changing a single weight byte.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import math
 import os
 from pathlib import Path
 
@@ -14,23 +23,50 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
-from core.atomic import atomic_path, write_json
+from core.atomic import all_or_nothing, atomic_path, write_json
 from core.generator import DiffusionGenerator
-from core.unet import UNetConfig
+from core.unet import UNet, UNetConfig
 
 GENERATOR_KIND = "ddim-generator"
 FORMAT_VERSION = 1
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
+HASH_KEY = "content_sha256"
+# Sanity bounds of a generator config (the shipped models: 8 or 28 pixels, widths <= 384).
+MAX_IMAGE_SIZE = 1024
+MAX_CHANNELS = 4
+MAX_WIDTH = 4096
+MAX_LEVELS = 8
+MAX_BLOCK_DEPTH = 16
 
 
 class CheckpointError(ValueError):
     """A checkpoint that is missing, corrupt, foreign or does not match its config."""
 
 
+def content_hash(tensors: dict[str, torch.Tensor]) -> str:
+    """SHA-256 hex digest over each tensor's name, dtype, shape and raw bytes, in name order."""
+    digest = hashlib.sha256()
+    for name in sorted(tensors):
+        tensor = tensors[name].detach().cpu().contiguous()
+        digest.update(json.dumps([name, str(tensor.dtype), list(tensor.shape)]).encode())
+        digest.update(tensor.reshape(-1).view(torch.uint8).numpy().data)
+    return digest.hexdigest()
+
+
+def _non_finite(tensors: dict[str, torch.Tensor]) -> list[str]:
+    return [name for name, tensor in sorted(tensors.items()) if tensor.is_floating_point() and not torch.isfinite(tensor).all()]
+
+
 def save_tensors(target: str | os.PathLike, tensors: dict[str, torch.Tensor], metadata: dict[str, str] | None = None) -> None:
+    """Write tensors atomically with their content hash in the metadata; refuses NaN or infinite values."""
+    tensors = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
+    bad = _non_finite(tensors)
+    if bad:
+        raise CheckpointError(f"refusing to write {target}: NaN or infinite values in {bad[:5]}{' ...' if len(bad) > 5 else ''}")
+    metadata = {**(metadata or {}), HASH_KEY: content_hash(tensors)}
     with atomic_path(target) as temporary:
-        save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(temporary), metadata=metadata)
+        save_file(tensors, str(temporary), metadata=metadata)
 
 
 def read_metadata(path: str | os.PathLike) -> dict[str, str]:
@@ -43,13 +79,22 @@ def read_metadata(path: str | os.PathLike) -> dict[str, str]:
 
 
 def load_tensors(path: str | os.PathLike) -> dict[str, torch.Tensor]:
+    """Read a safetensors file, verifying its content hash (if recorded) and that every float is finite."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"weights file not found: {path}")
     try:
-        return load_file(str(path))
+        tensors = load_file(str(path))
     except (SafetensorError, OSError, ValueError, RuntimeError) as error:
         raise CheckpointError(f"{path} is not a readable safetensors file ({error})") from None
+    recorded = read_metadata(path).get(HASH_KEY)
+    if recorded is not None and recorded != content_hash(tensors):
+        raise CheckpointError(f"{path} fails its content check (SHA-256 differs from the one recorded at save time): "
+                              "the file was modified or corrupted")
+    bad = _non_finite(tensors)
+    if bad:
+        raise CheckpointError(f"{path} holds NaN or infinite weights in {bad[:5]}{' ...' if len(bad) > 5 else ''}")
+    return tensors
 
 
 def read_config(directory: str | os.PathLike, kind: str) -> dict:
@@ -76,8 +121,9 @@ def read_config(directory: str | os.PathLike, kind: str) -> dict:
     return config
 
 
-def load_matching_state(module: torch.nn.Module, tensors: dict[str, torch.Tensor], source: str) -> None:
-    """Load `tensors` into `module`, naming every missing, unexpected or mis-shaped tensor."""
+def load_matching_state(module: torch.nn.Module, tensors: dict[str, torch.Tensor], source: str, shapes_only: bool = False) -> None:
+    """Load `tensors` into `module`, naming every missing, unexpected or mis-shaped tensor
+    (shapes_only: check, do not load)."""
     expected = module.state_dict()
     missing = sorted(set(expected) - set(tensors))
     unexpected = sorted(set(tensors) - set(expected))
@@ -95,15 +141,18 @@ def load_matching_state(module: torch.nn.Module, tensors: dict[str, torch.Tensor
         if mis_shaped:
             details.append(f"wrong shape {mis_shaped[:5]}")
         raise CheckpointError(f"weights in {source} do not match the config: " + "; ".join(details))
+    if shapes_only:
+        return
     module.load_state_dict({k: v.to(expected[k].dtype) for k, v in tensors.items()})
 
 
 def save_generator(generator: DiffusionGenerator, directory: str | os.PathLike, extra: dict | None = None) -> Path:
-    """Write `config.json` + fp16 `model.safetensors` (the generator's UNet) into `directory`."""
+    """Write `config.json` + fp16 `model.safetensors` (the generator's UNet, with its content hash)
+    into `directory`, both or neither. Refuses non-finite weights or normalization (CheckpointError)."""
     directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
+    check_normalization({"mean": generator.mean.flatten().tolist(), "std": generator.std.flatten().tolist()},
+                        generator.config.channels, f"refusing to write {directory}")
     weights = {k: v.half() for k, v in generator.unet.state_dict().items()}
-    save_tensors(directory / WEIGHTS_NAME, weights)
     config = {
         "kind": GENERATOR_KIND,
         "format_version": FORMAT_VERSION,
@@ -111,22 +160,80 @@ def save_generator(generator: DiffusionGenerator, directory: str | os.PathLike, 
         "normalization": {"mean": generator.mean.flatten().tolist(), "std": generator.std.flatten().tolist()},
         **(extra or {}),
     }
-    write_json(directory / CONFIG_NAME, config)
+    with all_or_nothing():
+        save_tensors(directory / WEIGHTS_NAME, weights)
+        write_json(directory / CONFIG_NAME, config)
     return directory
 
 
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def check_unet_config(values, source: str) -> UNetConfig:
+    """A generator config's "unet" entry -> UNetConfig, every field type- and range-checked
+    (a huge image_size or width would otherwise allocate gigabytes before anything fails)."""
+    if not isinstance(values, dict):
+        raise CheckpointError(f"{source}: \"unet\" must be an object of UNet settings, got {json.dumps(values)}")
+    try:
+        config = UNetConfig.from_dict(values)
+    except (TypeError, ValueError) as error:
+        raise CheckpointError(f"{source}: {error}") from None
+    problems = []
+    if not _is_int(config.image_size) or not 1 <= config.image_size <= MAX_IMAGE_SIZE:
+        problems.append(f"image_size must be a whole number from 1 to {MAX_IMAGE_SIZE}, got {config.image_size!r}")
+    if not _is_int(config.channels) or not 1 <= config.channels <= MAX_CHANNELS:
+        problems.append(f"channels must be a whole number from 1 to {MAX_CHANNELS}, got {config.channels!r}")
+    widths = config.widths
+    if (not isinstance(widths, list) or not 1 <= len(widths) <= MAX_LEVELS
+            or not all(_is_int(w) and 1 <= w <= MAX_WIDTH for w in widths)):
+        problems.append(f"widths must be a list of 1 to {MAX_LEVELS} whole numbers from 1 to {MAX_WIDTH}, got {widths!r}")
+    elif _is_int(config.image_size) and config.image_size % 2 ** (len(widths) - 1):
+        problems.append(f"image_size {config.image_size} is not divisible by 2**{len(widths) - 1} ({len(widths)} widths)")
+    if not _is_int(config.block_depth) or not 1 <= config.block_depth <= MAX_BLOCK_DEPTH:
+        problems.append(f"block_depth must be a whole number from 1 to {MAX_BLOCK_DEPTH}, got {config.block_depth!r}")
+    if not _is_int(config.embedding_dims) or not 2 <= config.embedding_dims <= MAX_WIDTH or config.embedding_dims % 2:
+        problems.append(f"embedding_dims must be an even whole number from 2 to {MAX_WIDTH}, got {config.embedding_dims!r}")
+    frequency = config.embedding_max_frequency
+    if isinstance(frequency, bool) or not isinstance(frequency, (int, float)) or not math.isfinite(frequency) or frequency <= 0:
+        problems.append(f"embedding_max_frequency must be a finite number > 0, got {frequency!r}")
+    if problems:
+        raise CheckpointError(f"{source}: " + "; ".join(problems))
+    return config
+
+
+def check_normalization(normalization, channels: int, source: str) -> tuple[list[float], list[float]]:
+    """{"mean": [...], "std": [...]} -> (mean, std): one finite mean and one finite std > 0 per channel."""
+    if not isinstance(normalization, dict):
+        raise CheckpointError(f"{source}: \"normalization\" must be an object with \"mean\" and \"std\", got {json.dumps(normalization)}")
+    values = {}
+    for key in ("mean", "std"):
+        numbers = normalization.get(key)
+        if (not isinstance(numbers, list) or len(numbers) != channels
+                or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in numbers)):
+            raise CheckpointError(f"{source}: normalization {key} must be a list of {channels} number(s), got {json.dumps(numbers)}")
+        if not all(math.isfinite(v) for v in numbers):
+            raise CheckpointError(f"{source}: normalization {key} {numbers} is not finite")
+        values[key] = [float(v) for v in numbers]
+    if not all(v > 0 for v in values["std"]):
+        raise CheckpointError(f"{source}: normalization std {values['std']} must be > 0 (a zero std makes every image flat)")
+    return values["mean"], values["std"]
+
+
 def load_generator(directory: str | os.PathLike, device: str | torch.device = "cpu") -> DiffusionGenerator:
-    """The one way to load a generator: folder (or its config.json) -> DiffusionGenerator in eval mode."""
+    """The one way to load a generator: folder (or its config.json) -> DiffusionGenerator in eval mode.
+    Verifies the config's ranges, the normalization, the weights' hash and finiteness (CheckpointError)."""
     config = read_config(directory, GENERATOR_KIND)
     directory = Path(directory)
     directory = directory.parent if directory.is_file() else directory
-    try:
-        unet_config = UNetConfig.from_dict(config["unet"])
-        normalization = config["normalization"]
-        generator = DiffusionGenerator(unet_config, normalization["mean"], normalization["std"])
-    except (KeyError, TypeError, ValueError) as error:
-        raise CheckpointError(f"{directory / CONFIG_NAME} has a broken generator config ({error})") from None
-    load_matching_state(generator.unet, load_tensors(directory / WEIGHTS_NAME), str(directory / WEIGHTS_NAME))
+    source = str(directory / CONFIG_NAME)
+    unet_config = check_unet_config(config.get("unet"), source)
+    mean, std = check_normalization(config.get("normalization"), unet_config.channels, source)
+    tensors = load_tensors(directory / WEIGHTS_NAME)
+    with torch.device("meta"):  # shapes first, without allocating: a config may ask for a huge network
+        load_matching_state(UNet(unet_config), tensors, str(directory / WEIGHTS_NAME), shapes_only=True)
+    generator = DiffusionGenerator(unet_config, mean, std)
+    load_matching_state(generator.unet, tensors, str(directory / WEIGHTS_NAME))
     generator.float()
     generator.eval()  # important: inference mode for every loaded model
     generator.requires_grad_(False)

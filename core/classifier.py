@@ -19,6 +19,7 @@ from tqdm import tqdm
 
 from core.checkpoint import load_matching_state, load_tensors, read_config, save_tensors
 from core.atomic import write_json
+from core.cli_checks import ArgumentParser, check_output_dir, cli_main, int_range
 from core.data import FASHION_MNIST_CLASSES, load_fashion_mnist
 
 CLASSIFIER_KIND = "fashion-classifier"
@@ -107,12 +108,14 @@ def train_classifier(epochs: int = 4, batch_size: int = 128, lr: float = 2e-3, s
     return model, report
 
 
+@cli_main
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m core.classifier", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(prog="python -m core.classifier", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default="assets/classifier")
-    parser.add_argument("--epochs", type=int, default=4)
+    parser.add_argument("--epochs", type=int_range(1, 1000), default=4)
     parser.add_argument("--data-path", default=None)
     args = parser.parse_args(argv)
+    check_output_dir(args.out, "--out")  # before the training, not after it
     model, report = train_classifier(args.epochs, data_path=args.data_path)
     report["command"] = "python -m core.classifier " + " ".join(argv if argv is not None else sys.argv[1:])
     save_classifier(model, args.out, report)

@@ -16,11 +16,13 @@ import argparse
 import json
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from tqdm import tqdm
 
-from core.checkpoint import CheckpointError, load_generator, load_tensors, read_metadata, save_tensors
+from core.checkpoint import CONFIG_NAME, WEIGHTS_NAME, CheckpointError, load_generator, load_tensors, read_metadata, save_tensors
+from core.cli_checks import ArgumentParser, CLIError, check_finite, check_output_file, cli_main, int_range, refuse_overlap
 from core.data import FASHION_MNIST_CLASSES, load_dataset
 from core.embedder import load_embedder
 from core.embedding import embed
@@ -97,7 +99,12 @@ def load_directions(path: str | os.PathLike, image_shape: tuple[int, int, int] |
         raise CheckpointError(f"{path} is not a class-directions file (kind={metadata.get('kind')!r})")
     tensors = load_tensors(path)
     centroids, counts = tensors.get("centroids"), tensors.get("counts")
-    names = json.loads(metadata.get("class_names", "[]"))
+    try:
+        names = json.loads(metadata.get("class_names", "[]"))
+    except json.JSONDecodeError:
+        names = None
+    if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
+        raise CheckpointError(f"{path}: the class names in its metadata are not a list of strings")
     if centroids is None or counts is None or centroids.ndim != 4 or len(centroids) != len(names) or len(counts) != len(names):
         raise CheckpointError(f"{path}: centroids, counts and class names do not match")
     if image_shape is not None and tuple(centroids.shape[1:]) != tuple(image_shape):
@@ -105,22 +112,34 @@ def load_directions(path: str | os.PathLike, image_shape: tuple[int, int, int] |
     return ClassDirections(centroids.float(), counts.float(), names, metadata.get("method", "?"))
 
 
+MAX_PER_CLASS = 6000  # Fashion-MNIST has 6,000 training images per class
+
+
+@cli_main
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(prog="python -m core.directions", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--generator", default="assets/fashion")
     parser.add_argument("--embedder", default="assets/embedders/fashion-unet", help="used when --method is network or hybrid")
     parser.add_argument("--method", default="network", choices=["network", "fixed_point", "hybrid", "ddim_inversion"])
-    parser.add_argument("--per-class", type=int, default=600, help="training images per class (the first ones of each class)")
-    parser.add_argument("--out", required=True)
+    parser.add_argument("--per-class", type=int_range(1, MAX_PER_CLASS), default=600,
+                        help="training images per class (the first ones of each class)")
+    parser.add_argument("--out", required=True, help="a .safetensors file")
     args = parser.parse_args(argv)
+    out = check_output_file(args.out, "--out", (".safetensors",))
     generator = load_generator(args.generator)
     embedder = load_embedder(args.embedder) if args.method in ("network", "hybrid") else None
+    if embedder is not None and embedder.image_shape != generator.image_shape:
+        raise CLIError(f"embedder {args.embedder} makes seeds {embedder.image_shape}, generator {args.generator} needs {generator.image_shape}")
+    inputs = [Path(folder) / name for folder in (args.generator, args.embedder if embedder else None) if folder
+              for name in (CONFIG_NAME, WEIGHTS_NAME)]
+    refuse_overlap(inputs, [out])
     images, labels = load_dataset("fashion", "train", image_size=generator.config.image_size, channels=generator.config.channels)
     chosen = torch.cat([torch.nonzero(labels == k).flatten()[:args.per_class] for k in range(len(FASHION_MNIST_CLASSES))])
     directions = compute_class_directions(generator, images[chosen], labels[chosen], FASHION_MNIST_CLASSES, args.method, embedder)
-    save_directions(args.out, directions, {"generator": args.generator, "embedder": args.embedder if embedder else None,
-                                           "per_class": args.per_class, "split": "train"})
-    print(f"wrote {args.out}: {len(FASHION_MNIST_CLASSES)} centroids from {int(directions.counts.sum())} training images ({args.method})")
+    check_finite(directions.centroids, "the class centroids")
+    save_directions(out, directions, {"generator": args.generator, "embedder": args.embedder if embedder else None,
+                                      "per_class": args.per_class, "split": "train"})
+    print(f"wrote {out}: {len(FASHION_MNIST_CLASSES)} centroids from {int(directions.counts.sum())} training images ({args.method})")
     return 0
 
 

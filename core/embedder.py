@@ -15,7 +15,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from core.atomic import write_json
-from core.checkpoint import CheckpointError, load_matching_state, load_tensors, read_config, save_tensors
+from core.checkpoint import CheckpointError, check_normalization, load_matching_state, load_tensors, read_config, save_tensors
 
 EMBEDDER_KIND = "embedder"
 ARCHITECTURES = ("conv1", "conv3", "conv5", "unet")
@@ -138,7 +138,11 @@ def save_embedder(embedder: Embedder, directory: str | Path, extra: dict | None 
 def load_embedder(directory: str | Path) -> Embedder:
     config = read_config(directory, EMBEDDER_KIND)
     try:
-        embedder = Embedder(EmbedderConfig(**config["embedder"]))
+        embedder_config = EmbedderConfig(**config["embedder"])
+        check_normalization({"mean": embedder_config.mean, "std": embedder_config.std}, embedder_config.channels, f"{directory}/config.json")
+        embedder = Embedder(embedder_config)
+    except CheckpointError:
+        raise
     except (KeyError, TypeError, ValueError) as error:
         raise CheckpointError(f"{directory}/config.json has a broken embedder config ({error})") from None
     load_matching_state(embedder.net, load_tensors(Path(directory) / "model.safetensors"), str(directory))

@@ -23,6 +23,8 @@ from torch.nn import functional as F
 from tqdm import tqdm
 
 from core.checkpoint import load_generator, load_tensors, read_metadata, save_tensors
+from core.cli_checks import (ArgumentParser, CLIError, check_output_dir, check_output_file, cli_main, float_range, int_range,
+                             non_negative_int, refuse_overlap)
 from core.data import load_dataset
 from core.embedder import ARCHITECTURES, Embedder, EmbedderConfig, load_embedder, save_embedder
 from core.embedding import reconstruct
@@ -143,25 +145,33 @@ def train_embedder(
     return log
 
 
+@cli_main
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m core.embedder_training", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(prog="python -m core.embedder_training", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--generator", default="assets/fashion")
     parser.add_argument("--dataset", default="fashion", choices=["fashion", "digits"])
     parser.add_argument("--architecture", choices=ARCHITECTURES, default="unet")
     parser.add_argument("--out", required=True)
-    parser.add_argument("--pairs", type=int, default=20000)
-    parser.add_argument("--warm-steps", type=int, default=3000)
-    parser.add_argument("--finetune-steps", type=int, default=400)
-    parser.add_argument("--warm-batch", type=int, default=128)
-    parser.add_argument("--finetune-batch", type=int, default=16)
-    parser.add_argument("--warm-lr", type=float, default=1e-3)
-    parser.add_argument("--finetune-lr", type=float, default=1e-4)
+    parser.add_argument("--pairs", type=int_range(1, 1_000_000), default=20000)
+    parser.add_argument("--warm-steps", type=non_negative_int, default=3000)
+    parser.add_argument("--finetune-steps", type=non_negative_int, default=400)
+    parser.add_argument("--warm-batch", type=int_range(1, 65_536), default=128)
+    parser.add_argument("--finetune-batch", type=int_range(1, 65_536), default=16)
+    parser.add_argument("--warm-lr", type=float_range(0.0, 1.0, low_open=True), default=1e-3)
+    parser.add_argument("--finetune-lr", type=float_range(0.0, 1.0, low_open=True), default=1e-4)
     parser.add_argument("--bf16", action="store_true")
     parser.add_argument("--checkpointing", action="store_true", help="gradient checkpointing through the sampler")
-    parser.add_argument("--eval-images", type=int, default=200, help="training images held out for validation")
+    parser.add_argument("--eval-images", type=int_range(1, 10_000), default=200, help="training images held out for validation")
     parser.add_argument("--pairs-cache", default=None, help="safetensors file to reuse generated (z, G(z)) pairs across runs")
     parser.add_argument("--init-from", default=None, help="continue from this embedder checkpoint (use --warm-steps 0 to skip phase 1)")
     args = parser.parse_args(argv)
+    out = check_output_dir(args.out, "--out")
+    if args.warm_steps + args.finetune_steps == 0:
+        raise CLIError("--warm-steps and --finetune-steps are both 0: nothing to train")
+    if args.pairs_cache:
+        check_output_file(args.pairs_cache, "--pairs-cache", (".safetensors",))
+    inputs = [Path(folder) / name for folder in (args.generator, args.init_from) if folder for name in ("config.json", "model.safetensors")]
+    refuse_overlap(inputs, [out / "config.json", out / "model.safetensors"] + ([Path(args.pairs_cache)] if args.pairs_cache else []))
     log = train_embedder(args.generator, args.architecture, args.out, args.pairs, args.warm_steps, args.finetune_steps,
                          args.warm_batch, args.finetune_batch, args.warm_lr, args.finetune_lr, args.bf16, args.checkpointing,
                          args.eval_images, dataset=args.dataset, pairs_cache=args.pairs_cache, init_from=args.init_from)

@@ -12,6 +12,7 @@ import torch
 from PIL import Image, UnidentifiedImageError
 
 from core.data import IMAGE_SUFFIXES, pil_to_tensor
+from core.npy_files import NpyError, read_npy
 
 MAX_FILE_BYTES = 20 * 1024 * 1024  # 20 MB
 MAX_PIXELS = 40_000_000  # e.g. 6300 x 6300; larger images are refused, not decoded
@@ -77,11 +78,9 @@ def load_image_file(path: str | os.PathLike, image_shape: tuple[int, int, int]) 
 def _load_npy(path: Path, image_shape: tuple[int, int, int]) -> tuple[torch.Tensor, str]:
     channels, size, _ = image_shape
     try:
-        array = np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as error:
-        raise ImageInputError(f"{path}: not a readable .npy array ({error})") from None
-    if not np.issubdtype(array.dtype, np.number) or array.dtype == np.bool_:
-        raise ImageInputError(f"{path}: dtype {array.dtype} is not numeric")
+        array = read_npy(path, max_elements=4 * MAX_PIXELS)
+    except NpyError as error:
+        raise ImageInputError(str(error)) from None
     dtype = array.dtype
     array = array.astype(np.float32)
     original_shape = array.shape

@@ -2,66 +2,105 @@
 
     python -m core.sample --checkpoint assets/fashion --seeds 0-63 --out grid.png
     python -m core.sample --checkpoint assets/fashion --seed-file seeds.npy --out recon.png --each out/
+
+Everything is checked before the sampling starts (numbers, output paths, the seed count, the
+grid size); the grid and the --each files are written together or not at all.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 
 import torch
 from tqdm import tqdm
 
-from core.atomic import save_image
-from core.checkpoint import CheckpointError, load_generator
+from core.atomic import all_or_nothing, save_image
+from core.checkpoint import CONFIG_NAME, WEIGHTS_NAME, load_generator
+from core.cli_checks import (IMAGE_OUTPUT_SUFFIXES, MAX_BATCH, MAX_GRID_PIXELS, MAX_SEEDS, MAX_STEPS, ArgumentParser, CLIError,
+                             check_count, check_finite, check_output_dir, check_output_file, cli_main, int_range, refuse_overlap)
 from core.images import make_grid, to_pil
-from core.seed_files import SeedFileError, load_seed_file
+from core.seed_files import load_seed_file
 from core.seeds import parse_seed_list, seeded_noise
 
 DEFAULT_CHECKPOINT = Path(__file__).resolve().parent.parent / "assets" / "fashion"
+PIXELS_PER_BATCH = 256 * 64 * 64  # caps the batch for large images (memory), whatever --batch-size says
+GRID_PADDING = 2
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m core.sample", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def build_parser() -> ArgumentParser:
+    parser = ArgumentParser(prog="python -m core.sample", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--checkpoint", default=str(DEFAULT_CHECKPOINT), help="generator folder (config.json + model.safetensors)")
     source = parser.add_mutually_exclusive_group()
-    source.add_argument("--seeds", default="0-63", help="seed numbers, e.g. 0-63,100")
+    source.add_argument("--seeds", default="0-63", help=f"seed numbers, e.g. 0-63,100 (at most {MAX_SEEDS:,})")
     source.add_argument("--seed-file", help=".npy or .safetensors file of (N, C, H, W) seeds")
-    parser.add_argument("--steps", type=int, default=10, help="DDIM steps (any number; trained with continuous time)")
-    parser.add_argument("--batch-size", type=int, default=256)
-    parser.add_argument("--columns", type=int, default=None)
-    parser.add_argument("--scale", type=int, default=2, help="pixel upscaling of the grid")
-    parser.add_argument("--out", default="grid.png", help="grid image to write")
+    parser.add_argument("--steps", type=int_range(1, MAX_STEPS), default=10, help="DDIM steps (any number; trained with continuous time)")
+    parser.add_argument("--batch-size", type=int_range(1, MAX_BATCH), default=256)
+    parser.add_argument("--columns", type=int_range(1, MAX_SEEDS), default=None)
+    parser.add_argument("--scale", type=int_range(1, 32), default=2, help="pixel upscaling of the grid")
+    parser.add_argument("--out", default="grid.png", help=f"grid image to write ({', '.join(IMAGE_OUTPUT_SUFFIXES)})")
     parser.add_argument("--each", default=None, help="also write one PNG per image into this folder")
     return parser
 
 
+def count_seed_list(text: str) -> int:
+    """How many seeds '0-63,100' names, counted without expanding the ranges (0 if malformed:
+    parse_seed_list then says what is wrong)."""
+    total = 0
+    for part in str(text).replace(" ", "").split(","):
+        try:
+            if "-" in part[1:]:
+                cut = part.index("-", 1)
+                total += max(0, int(part[cut + 1:]) - int(part[:cut]) + 1)
+            elif part:
+                total += 1
+        except ValueError:
+            return 0
+    return total
+
+
+def grid_pixels(count: int, image_size: int, columns: int | None, scale: int) -> int:
+    """Pixels of make_grid's output for `count` square images."""
+    columns = columns or math.ceil(math.sqrt(count))
+    rows = -(-count // columns)
+    return (rows * (image_size + GRID_PADDING) + GRID_PADDING) * (columns * (image_size + GRID_PADDING) + GRID_PADDING) * scale**2
+
+
+@cli_main
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        generator = load_generator(args.checkpoint)
-        if args.seed_file:
-            noise, names = load_seed_file(args.seed_file, generator.image_shape), None
-            names = [f"{Path(args.seed_file).stem}_{i:04d}" for i in range(len(noise))]
-        else:
-            seeds = parse_seed_list(args.seeds)
-            noise, names = seeded_noise(seeds, generator.image_shape), [f"seed{s:06d}" for s in seeds]
-        if args.steps < 1 or args.batch_size < 1:
-            raise ValueError("--steps and --batch-size must be at least 1")
-    except (CheckpointError, SeedFileError, ValueError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    out = check_output_file(args.out, "--out", IMAGE_OUTPUT_SUFFIXES)
+    each = check_output_dir(args.each, "--each") if args.each else None
+    generator = load_generator(args.checkpoint)
+    if args.seed_file:
+        noise = load_seed_file(args.seed_file, generator.image_shape, max_count=MAX_SEEDS)
+        names = [f"{Path(args.seed_file).stem}_{i:04d}" for i in range(len(noise))]
+    else:
+        check_count(count_seed_list(args.seeds), MAX_SEEDS, "seeds", "split the list over several runs")
+        seeds = parse_seed_list(args.seeds)
+        check_count(len(seeds), MAX_SEEDS, "seeds", "split the list over several runs")
+        noise, names = seeded_noise(seeds, generator.image_shape), [f"seed{s:06d}" for s in seeds]
+    pixels = grid_pixels(len(noise), generator.config.image_size, args.columns, args.scale)
+    if pixels > MAX_GRID_PIXELS:
+        raise CLIError(f"the grid would have {pixels:,} pixels (limit {MAX_GRID_PIXELS:,}); use fewer seeds or a smaller --scale")
+    outputs = [out] + ([each / f"{name}.png" for name in names] if each else [])
+    checkpoint = Path(args.checkpoint)
+    refuse_overlap([args.seed_file, checkpoint / CONFIG_NAME, checkpoint / WEIGHTS_NAME], outputs)
+
+    batch = max(1, min(args.batch_size, PIXELS_PER_BATCH // (generator.config.image_size**2 * generator.config.channels)))
     images = []
     with torch.no_grad():
-        for start in tqdm(range(0, len(noise), args.batch_size), desc="sampling", unit="batch"):
-            images.append(generator.generate(noise[start : start + args.batch_size], args.steps))
-    images = torch.cat(images)
-    save_image(args.out, make_grid(images, args.columns, scale=args.scale))
-    if args.each:
-        for name, image in zip(names, images):
-            save_image(Path(args.each) / f"{name}.png", to_pil(image))
-    print(f"wrote {len(images)} images to {args.out}" + (f" and {args.each}/" if args.each else ""))
+        for start in tqdm(range(0, len(noise), batch), desc="sampling", unit="batch"):
+            images.append(generator.generate(noise[start : start + batch], args.steps))
+    images = check_finite(torch.cat(images), "the generated images")
+    with all_or_nothing():  # the grid and every --each file, or none of them
+        save_image(out, make_grid(images, args.columns, padding=GRID_PADDING, scale=args.scale))
+        if each:
+            for name, image in zip(names, images):
+                save_image(each / f"{name}.png", to_pil(image))
+    print(f"wrote {len(images)} images to {out}" + (f" and {each}/" if each else ""))
     return 0
 
 

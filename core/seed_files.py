@@ -7,10 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
 
 from core.atomic import atomic_path
+from core.npy_files import NpyError, read_npy
 
 SEED_FILE_SUFFIXES = (".npy", ".safetensors")
 
@@ -19,47 +20,69 @@ class SeedFileError(ValueError):
     """A seed file that cannot be read or does not fit the generator."""
 
 
-def load_seed_file(path: str | os.PathLike, image_shape: tuple[int, int, int] | None = None) -> torch.Tensor:
+def _read_safetensors_seeds(path: Path, max_elements: int | None) -> torch.Tensor:
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            if "seeds" not in handle.keys():
+                raise SeedFileError(f"{path} has no tensor named 'seeds' (found {sorted(handle.keys())[:5]})")
+            shape = handle.get_slice("seeds").get_shape()
+            count = int(np.prod(shape, dtype=np.int64))
+            if max_elements is not None and count > max_elements:
+                raise SeedFileError(f"{path} holds {count:,} values of shape {tuple(shape)}; at most {max_elements:,} are accepted")
+            seeds = handle.get_tensor("seeds")
+    except (SafetensorError, OSError, RuntimeError) as error:
+        raise SeedFileError(f"cannot read seed file {path}: {str(error).splitlines()[0] if str(error) else type(error).__name__}") from None
+    if not seeds.is_floating_point() and seeds.dtype not in (torch.int8, torch.int16, torch.int32, torch.int64, torch.uint8):
+        raise SeedFileError(f"{path}: seeds must be real numbers, found dtype {seeds.dtype}")
+    return seeds.float()
+
+
+def load_seed_file(path: str | os.PathLike, image_shape: tuple[int, int, int] | None = None,
+                   max_count: int | None = None) -> torch.Tensor:
     """Read seeds -> (N, C, H, W) float32; a single (C, H, W) seed becomes N = 1.
-    Checks the shape against `image_shape` and rejects NaN or infinite values."""
+    Checks the shape against `image_shape` and at most `max_count` seeds (both before reading
+    the data, when given), and rejects NaN or infinite values."""
     path = Path(path)
+    if path.is_dir():
+        raise SeedFileError(f"{path} is a folder, not a seed file")
     if not path.is_file():
         raise SeedFileError(f"seed file not found: {path}")
-    try:
-        if path.suffix == ".npy":
-            array = np.load(path, allow_pickle=False)
-            if not np.issubdtype(array.dtype, np.number):
-                raise SeedFileError(f"{path}: seeds must be numbers, found dtype {array.dtype}")
-            seeds = torch.from_numpy(np.asarray(array, dtype=np.float32))
-        elif path.suffix == ".safetensors":
-            tensors = load_file(str(path))
-            if "seeds" not in tensors:
-                raise SeedFileError(f"{path} has no tensor named 'seeds' (found {sorted(tensors)[:5]})")
-            seeds = tensors["seeds"].float()
-        else:
-            raise SeedFileError(f"{path}: seed files are {' or '.join(SEED_FILE_SUFFIXES)}")
-    except (ValueError, OSError, SafetensorError) as error:
-        if isinstance(error, SeedFileError):
-            raise
-        raise SeedFileError(f"cannot read seed file {path}: {error}") from None
+    max_elements = None
+    if image_shape is not None and max_count is not None:
+        max_elements = max_count * int(np.prod(image_shape))
+    if path.suffix == ".npy":
+        try:
+            seeds = torch.from_numpy(np.asarray(read_npy(path, max_elements), dtype=np.float32))
+        except NpyError as error:
+            raise SeedFileError(str(error)) from None
+    elif path.suffix == ".safetensors":
+        seeds = _read_safetensors_seeds(path, max_elements)
+    else:
+        raise SeedFileError(f"{path}: seed files are {' or '.join(SEED_FILE_SUFFIXES)}")
     if seeds.ndim == 3:
         seeds = seeds.unsqueeze(0)
     if image_shape is not None and (seeds.ndim != 4 or tuple(seeds.shape[1:]) != tuple(image_shape)):
         raise SeedFileError(f"{path} holds seeds of shape {tuple(seeds.shape)}; this generator needs (N, {', '.join(map(str, image_shape))})")
+    if seeds.ndim >= 1 and len(seeds) == 0:
+        raise SeedFileError(f"{path} holds no seeds (shape {tuple(seeds.shape)})")
+    if max_count is not None and len(seeds) > max_count:
+        raise SeedFileError(f"{path} holds {len(seeds):,} seeds; at most {max_count:,} per run")
     if not torch.isfinite(seeds).all():
         raise SeedFileError(f"{path} contains NaN or infinite values")
     return seeds
 
 
 def save_seed_file(path: str | os.PathLike, seeds: torch.Tensor) -> None:
-    """Write (N, C, H, W) seeds atomically as .npy or .safetensors (by suffix)."""
+    """Write (N, C, H, W) seeds atomically as .npy or .safetensors (by suffix); refuses NaN or infinite values."""
     path = Path(path)
+    if path.suffix not in SEED_FILE_SUFFIXES:
+        raise SeedFileError(f"{path}: seed files are {' or '.join(SEED_FILE_SUFFIXES)}")
     seeds = seeds.detach().float().cpu().contiguous()
+    if not torch.isfinite(seeds).all():
+        raise SeedFileError(f"refusing to write {path}: the seeds contain NaN or infinite values")
     with atomic_path(path) as temporary:
         if path.suffix == ".npy":
             with open(temporary, "wb") as handle:
                 np.save(handle, seeds.numpy())
-        elif path.suffix == ".safetensors":
-            save_file({"seeds": seeds}, str(temporary))
         else:
-            raise SeedFileError(f"{path}: seed files are {' or '.join(SEED_FILE_SUFFIXES)}")
+            save_file({"seeds": seeds}, str(temporary))

@@ -92,6 +92,8 @@ def validation_losses(generator: DiffusionGenerator, images: torch.Tensor, kind:
 
 class Trainer:
     def __init__(self, config: TrainConfig):
+        if config.epochs < 1:  # nothing would be trained and no checkpoint written
+            raise ValueError(f"epochs must be at least 1, got {config.epochs}")
         self.config = config
         self.world_size = int(os.environ.get("WORLD_SIZE", "1"))
         self.distributed = self.world_size > 1
@@ -289,6 +291,8 @@ class Trainer:
         finally:
             for sig, handler in previous_handlers.items():
                 signal.signal(sig, handler)
+        if not (self.out / "ema" / "config.json").is_file():  # e.g. a finished state without its export: never report a missing checkpoint
+            self.save_state()
         return self.out / "ema"
 
     def _request_stop(self, signum, frame) -> None:

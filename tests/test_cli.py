@@ -104,6 +104,10 @@ def test_npy_value_ranges(tmp_path):
 
 def test_embed_rejects_bad_numbers(tmp_path, checkpoint, capsys):
     make_inputs(tmp_path / "in", checkpoint)
-    for flag in ("--steps", "--batch-size", "--iterations"):
-        assert embed_main([str(tmp_path / "in" / "good.png"), "--out", str(tmp_path / "o"), "--checkpoint", checkpoint, flag, "0"]) == 2
-        assert f"{flag} must be at least 1" in capsys.readouterr().err
+    for flag in ("--steps", "--batch-size", "--iterations", "--seeds-per-image"):
+        with pytest.raises(SystemExit) as exit_info:
+            embed_main([str(tmp_path / "in" / "good.png"), "--out", str(tmp_path / "o"), "--checkpoint", checkpoint, flag, "0"])
+        assert exit_info.value.code == 2
+        err = capsys.readouterr().err
+        assert f"argument {flag}: must be between 1 and" in err and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "o").exists()
