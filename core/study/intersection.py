@@ -1,0 +1,98 @@
+"""Intersection and separation of the clouds of several images.
+
+Certain, without sampling: emb_eps(x_a) and emb_eps(x_b) are disjoint whenever
+RMS(x_a - x_b) > 2 sqrt(eps) (a seed in both would give an image within sqrt(eps) RMS of each,
+and RMS distance obeys the triangle inequality). Sampling adds how the clouds sit: distances
+within and between clouds, nearest-neighbour attribution (does each seed's nearest other seed
+belong to its own image?) and whether segments between two clouds pass through a third set.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from core.generator import DiffusionGenerator
+from core.study.tolerance import StudyInputError, check_image, check_tolerance, reconstruction_mse
+
+
+def disjoint_by_triangle_inequality(image_a: torch.Tensor, image_b: torch.Tensor, eps: float) -> bool:
+    """True when emb_eps(a) and emb_eps(b) cannot intersect: RMS(a - b) > 2 sqrt(eps)."""
+    eps = check_tolerance(eps)
+    return bool((image_a - image_b).pow(2).mean().sqrt() > 2 * eps**0.5)
+
+
+@dataclass
+class Separation:
+    names: list[str]
+    within: dict[str, np.ndarray]  # name -> pairwise distances inside that cloud
+    between: dict[str, np.ndarray]  # "a|b" -> distances between the two clouds
+    attribution: np.ndarray  # (K, K): row a, column b = share of a's seeds whose nearest other seed is in b
+    image_rms: np.ndarray  # (K, K) RMS distance between the images
+
+    def summary(self, eps: float | None = None) -> dict:
+        within = np.concatenate([v for v in self.within.values() if len(v)]) if self.within else np.array([])
+        between = np.concatenate([v for v in self.between.values() if len(v)]) if self.between else np.array([])
+        out = {"clouds": len(self.names), "within_distance_mean": float(within.mean()) if len(within) else float("nan"),
+               "between_distance_mean": float(between.mean()) if len(between) else float("nan"),
+               "between_distance_min": float(between.min()) if len(between) else float("nan"),
+               "within_distance_max": float(within.max()) if len(within) else float("nan"),
+               "self_attribution": float(np.mean(np.diag(self.attribution)))}
+        if eps is not None:
+            off = ~np.eye(len(self.names), dtype=bool)
+            out["pairs_disjoint_by_triangle_inequality"] = float((self.image_rms[off] > 2 * eps**0.5).mean()) if off.any() else float("nan")
+        return out
+
+
+def cloud_separation(clouds: dict[str, torch.Tensor], images: dict[str, torch.Tensor] | None = None) -> Separation:
+    """Distances and 1-NN attribution between clouds {name: seeds (n_i, C, H, W)} (n_i >= 2)."""
+    if len(clouds) < 1 or any(len(s) < 2 for s in clouds.values()):
+        raise StudyInputError("every cloud needs at least 2 seeds")
+    names = list(clouds)
+    flat = {k: v.flatten(1).double() for k, v in clouds.items()}
+    within = {k: torch.pdist(v).numpy() for k, v in flat.items()}
+    between = {f"{a}|{b}": torch.cdist(flat[a], flat[b]).flatten().numpy()
+               for i, a in enumerate(names) for b in names[i + 1 :]}
+    everything = torch.cat([flat[k] for k in names])
+    labels = np.concatenate([[i] * len(flat[k]) for i, k in enumerate(names)])
+    distances = torch.cdist(everything, everything)
+    distances.fill_diagonal_(float("inf"))
+    nearest = labels[distances.argmin(1).numpy()]
+    attribution = np.zeros((len(names), len(names)))
+    for i in range(len(names)):
+        attribution[i] = np.bincount(nearest[labels == i], minlength=len(names)) / (labels == i).sum()
+    image_rms = np.zeros((len(names), len(names)))
+    if images is not None:
+        for i, a in enumerate(names):
+            for j, b in enumerate(names):
+                image_rms[i, j] = float((images[a] - images[b]).pow(2).mean().sqrt())
+    return Separation(names, within, between, attribution, image_rms)
+
+
+@dataclass
+class ThirdSetCrossing:
+    pairs: int
+    points_per_segment: int
+    mse_to_third: np.ndarray  # (pairs, points) MSE of G along each segment to the third image
+    eps: float
+
+    def summary(self) -> dict:
+        hits = (self.mse_to_third <= self.eps).any(1)
+        return {"pairs": self.pairs, "segments_entering_third_set": int(hits.sum()),
+                "closest_psnr_to_third_db": float(10 * np.log10(1 / max(self.mse_to_third.min(), 1e-12)))}
+
+
+def segments_through_third(generator: DiffusionGenerator, seeds_a: torch.Tensor, seeds_b: torch.Tensor,
+                           third_image: torch.Tensor, eps: float, pairs: int = 16, points: int = 9,
+                           rng_seed: int = 0, steps: int = 10) -> ThirdSetCrossing:
+    """Do segments between random seeds of cloud A and cloud B pass through emb_eps(third_image)?"""
+    third_image = check_image(generator, third_image)
+    eps = check_tolerance(eps)
+    rng = np.random.default_rng(rng_seed)
+    ia, ib = rng.integers(0, len(seeds_a), pairs), rng.integers(0, len(seeds_b), pairs)
+    alphas = torch.linspace(0.0, 1.0, points).reshape(1, -1, 1, 1, 1)
+    positions = (1 - alphas) * seeds_a[ia].unsqueeze(1) + alphas * seeds_b[ib].unsqueeze(1)
+    mse = reconstruction_mse(generator, positions.reshape(-1, *seeds_a.shape[1:]), third_image.unsqueeze(0), steps)
+    return ThirdSetCrossing(pairs, points, mse.reshape(pairs, points).numpy(), eps)
