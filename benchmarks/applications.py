@@ -17,11 +17,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-import warnings
 
 import numpy as np
 import torch
-from PIL import Image
 
 from benchmarks.report import RESULTS, write_report
 from core.atomic import save_image
@@ -30,34 +28,11 @@ from core.classifier import load_classifier
 from core.data import load_fashion_mnist
 from core.directions import load_directions
 from core.embedder import load_embedder
-from core.image_io import pil_to_model_input
 from core.images import make_grid
+from core.photos import scikit_image_photos
 from core.projection import project
 
 FIDELITIES = (0.0, 0.25, 0.5, 0.75, 1.0)
-# Bundled with scikit-image (no download); any that fail to load are left out and named in the report.
-PHOTOS = ("astronaut", "brick", "camera", "cat", "chelsea", "clock", "coffee", "coins", "colorwheel", "grass", "gravel",
-          "horse", "hubble_deep_field", "immunohistochemistry", "logo", "moon", "page", "rocket", "text")
-
-
-def scikit_image_photos(image_shape: tuple[int, int, int]) -> tuple[torch.Tensor, list[str]]:
-    import skimage.data
-
-    images, names = [], []
-    for name in PHOTOS:
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                array = np.asarray(getattr(skimage.data, name)())
-        except Exception:  # a download-only image on this install
-            continue
-        if array.dtype == bool:
-            array = array.astype(np.uint8) * 255
-        images.append(pil_to_model_input(Image.fromarray(array.astype(np.uint8)), image_shape, name)[0])
-        names.append(name)
-    return torch.stack(images), names
-
-
 def painted(images: torch.Tensor) -> torch.Tensor:
     """A white bar across rows 12-15: the edit a user might sketch."""
     edited = images.clone()
