@@ -4,11 +4,12 @@ A generator checkpoint is a folder with `config.json` and `model.safetensors` (E
 fp16). Nothing here unpickles: only safetensors and JSON are ever read.
 
 Integrity: every safetensors file this project writes records `content_sha256` in its header
-metadata (SHA-256 over each tensor's name, dtype, shape and bytes, in name order), and every
-load checks it, refuses NaN or infinite weights, and (for generators) a config out of range or
-a normalization with a non-finite mean or a std <= 0. A file written before hashes existed
-(no `content_sha256`) is checked for everything but the hash; `scripts/add_content_hashes.py`
-adds the hash without changing a single weight byte.
+metadata (SHA-256 over each tensor's name, dtype, shape and bytes, in name order; a generator's
+config.json holds the same hash as `weights_sha256`, a second record), and every load checks
+each hash present, refuses NaN or infinite weights and, for generators, a config out of range
+or a normalization with a non-finite mean or a std <= 0. A file written before hashes existed
+(no hash anywhere) gets every check but the hash; `scripts/add_content_hashes.py` adds the
+hashes without changing a single weight byte.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import math
 import os
 from pathlib import Path
 
+import numpy as np
 import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
@@ -31,7 +33,8 @@ GENERATOR_KIND = "ddim-generator"
 FORMAT_VERSION = 1
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
-HASH_KEY = "content_sha256"
+HASH_KEY = "content_sha256"  # in the safetensors metadata
+CONFIG_HASH_KEY = "weights_sha256"  # the same hash in a generator's config.json: a second, independent record
 # Sanity bounds of a generator config (the shipped models: 8 or 28 pixels, widths <= 384).
 MAX_IMAGE_SIZE = 1024
 MAX_CHANNELS = 4
@@ -54,8 +57,16 @@ def content_hash(tensors: dict[str, torch.Tensor]) -> str:
     return digest.hexdigest()
 
 
+def _all_finite(tensor: torch.Tensor) -> bool:
+    if not tensor.is_floating_point():
+        return True
+    if tensor.dtype == torch.bfloat16:  # NumPy has no bfloat16
+        tensor = tensor.float()
+    return bool(np.isfinite(tensor.numpy()).all())  # NumPy: torch.isfinite on many small fp16 tensors is ~500x slower on CPU
+
+
 def _non_finite(tensors: dict[str, torch.Tensor]) -> list[str]:
-    return [name for name, tensor in sorted(tensors.items()) if tensor.is_floating_point() and not torch.isfinite(tensor).all()]
+    return [name for name, tensor in sorted(tensors.items()) if not _all_finite(tensor)]
 
 
 def save_tensors(target: str | os.PathLike, tensors: dict[str, torch.Tensor], metadata: dict[str, str] | None = None) -> None:
@@ -78,8 +89,9 @@ def read_metadata(path: str | os.PathLike) -> dict[str, str]:
         raise CheckpointError(f"{path} is not a readable safetensors file ({error})") from None
 
 
-def load_tensors(path: str | os.PathLike) -> dict[str, torch.Tensor]:
-    """Read a safetensors file, verifying its content hash (if recorded) and that every float is finite."""
+def load_tensors(path: str | os.PathLike, expected_sha256: str | None = None) -> dict[str, torch.Tensor]:
+    """Read a safetensors file, verifying its content hash (the one in its metadata and
+    `expected_sha256`, each if present) and that every float is finite."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"weights file not found: {path}")
@@ -88,9 +100,13 @@ def load_tensors(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     except (SafetensorError, OSError, ValueError, RuntimeError) as error:
         raise CheckpointError(f"{path} is not a readable safetensors file ({error})") from None
     recorded = read_metadata(path).get(HASH_KEY)
-    if recorded is not None and recorded != content_hash(tensors):
+    actual = content_hash(tensors) if recorded is not None or expected_sha256 is not None else None
+    if recorded is not None and recorded != actual:
         raise CheckpointError(f"{path} fails its content check (SHA-256 differs from the one recorded at save time): "
                               "the file was modified or corrupted")
+    if expected_sha256 is not None and expected_sha256 != actual:
+        raise CheckpointError(f"{path} fails its content check (SHA-256 differs from {CONFIG_HASH_KEY} in {CONFIG_NAME}): "
+                              "the weights were modified, corrupted or swapped")
     bad = _non_finite(tensors)
     if bad:
         raise CheckpointError(f"{path} holds NaN or infinite weights in {bad[:5]}{' ...' if len(bad) > 5 else ''}")
@@ -152,13 +168,14 @@ def save_generator(generator: DiffusionGenerator, directory: str | os.PathLike, 
     directory = Path(directory)
     check_normalization({"mean": generator.mean.flatten().tolist(), "std": generator.std.flatten().tolist()},
                         generator.config.channels, f"refusing to write {directory}")
-    weights = {k: v.half() for k, v in generator.unet.state_dict().items()}
+    weights = {k: v.detach().half().contiguous().cpu() for k, v in generator.unet.state_dict().items()}
     config = {
         "kind": GENERATOR_KIND,
         "format_version": FORMAT_VERSION,
         "unet": generator.config.to_dict(),
         "normalization": {"mean": generator.mean.flatten().tolist(), "std": generator.std.flatten().tolist()},
         **(extra or {}),
+        CONFIG_HASH_KEY: content_hash(weights),
     }
     with all_or_nothing():
         save_tensors(directory / WEIGHTS_NAME, weights)
@@ -229,7 +246,10 @@ def load_generator(directory: str | os.PathLike, device: str | torch.device = "c
     source = str(directory / CONFIG_NAME)
     unet_config = check_unet_config(config.get("unet"), source)
     mean, std = check_normalization(config.get("normalization"), unet_config.channels, source)
-    tensors = load_tensors(directory / WEIGHTS_NAME)
+    expected = config.get(CONFIG_HASH_KEY)
+    if expected is not None and not isinstance(expected, str):
+        raise CheckpointError(f"{source}: {CONFIG_HASH_KEY} must be a hex string, got {json.dumps(expected)}")
+    tensors = load_tensors(directory / WEIGHTS_NAME, expected)
     with torch.device("meta"):  # shapes first, without allocating: a config may ask for a huge network
         load_matching_state(UNet(unet_config), tensors, str(directory / WEIGHTS_NAME), shapes_only=True)
     generator = DiffusionGenerator(unet_config, mean, std)

@@ -1,5 +1,6 @@
 """One-off: record the content hash (core.checkpoint.HASH_KEY) in safetensors files written
-before hashes existed, without changing a single weight byte.
+before hashes existed, and for a generator also in its config.json (CONFIG_HASH_KEY), without
+changing a single weight byte.
 
     python scripts/add_content_hashes.py            # every *.safetensors under assets/
     python scripts/add_content_hashes.py FILE_OR_FOLDER ...
@@ -18,7 +19,9 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file
 
-from core.checkpoint import CONFIG_NAME, GENERATOR_KIND, HASH_KEY, load_generator, load_tensors, read_metadata, save_tensors
+from core.atomic import write_json
+from core.checkpoint import (CONFIG_HASH_KEY, CONFIG_NAME, GENERATOR_KIND, HASH_KEY, load_generator, load_tensors, read_metadata,
+                              save_tensors)
 from core.seeds import seeded_noise
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,11 +41,25 @@ def _samples(folder: Path) -> bytes:
         return generator.generate(seeded_noise(list(range(8)), generator.image_shape)).numpy().tobytes()
 
 
+def add_config_hash(path: Path) -> str:
+    """A generator's config.json gets the weights' hash too (verified at every load)."""
+    config_path = path.parent / CONFIG_NAME
+    config = json.loads(config_path.read_text())
+    recorded = read_metadata(path)[HASH_KEY]
+    if config.get(CONFIG_HASH_KEY) == recorded:
+        return "config hash already recorded"
+    samples_before = _samples(path.parent)
+    write_json(config_path, {**config, CONFIG_HASH_KEY: recorded})
+    assert {k: v for k, v in json.loads(config_path.read_text()).items() if k != CONFIG_HASH_KEY} == config
+    assert _samples(path.parent) == samples_before, "G(z) changed"
+    return "config hash added, G(z) of seeds 0-7 byte-identical"
+
+
 def add_hash(path: Path) -> str:
     metadata = read_metadata(path)
     if HASH_KEY in metadata:
         load_tensors(path)  # verifies the recorded hash
-        return "hash already recorded and verified"
+        return "hash already recorded and verified" + ("; " + add_config_hash(path) if _is_generator(path) else "")
     before = load_file(str(path))
     samples_before = _samples(path.parent) if _is_generator(path) else None
     save_tensors(path, before, metadata)
@@ -55,7 +72,7 @@ def add_hash(path: Path) -> str:
     note = f"hash added, {len(after)} tensors byte-identical"
     if samples_before is not None:
         assert _samples(path.parent) == samples_before, "G(z) changed"
-        note += ", G(z) of seeds 0-7 byte-identical"
+        note += ", G(z) of seeds 0-7 byte-identical; " + add_config_hash(path)
     return note
 
 
