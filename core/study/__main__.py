@@ -1,0 +1,159 @@
+"""Command line: run the emb(x) study for chosen images and write JSON, figures and a markdown report.
+
+    python -m core.study examples --out assets/study                  # the ten example test images + two photos
+    python -m core.study test:0 test:5-7 photo.png --out runs/study    # test-set indices and files
+    python -m core.study test:0 --out runs/quick --cloud-size 4 --psnr 25 --no-umap --convergence-seeds 0
+
+Inputs: `test:N` or `test:A-B` (Fashion-MNIST test indices, never seen in training), image or .npy
+files, or `examples` (the shipped example images: ten test images, one per class, and two photos).
+Writes DIR/study.json, DIR/arrays.npz, DIR/figures/*.png and DIR/report.md (atomically).
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import sys
+from pathlib import Path
+
+import torch
+
+from core.checkpoint import load_generator
+from core.cli_checks import ArgumentParser, CLIError, check_output_dir, cli_main, float_range, int_range, refuse_overlap
+from core.data import load_fashion_mnist
+from core.embedder import load_embedder
+from core.image_io import load_image_file
+from core.photos import lfw_faces, scikit_image_photos
+from core.study.clouds import CloudConfig
+from core.study.report import ARRAYS_NAME, FIGURES_DIR, REPORT_NAME, SUMMARY_NAME, write_study
+from core.study.run import StudyConfig, StudyImage, run_study
+
+ASSETS = Path(__file__).resolve().parents[2] / "assets"
+DEFAULT_CHECKPOINT = ASSETS / "fashion"
+DEFAULT_EMBEDDER = ASSETS / "embedders" / "fashion-unet"
+DEFAULT_TWIN = ASSETS / "fashion-twin"
+EXAMPLE_PHOTOS = ("ood_astronaut.png", "ood_camera.png")
+MAX_IMAGES = 64
+
+
+def build_parser() -> ArgumentParser:
+    parser = ArgumentParser(prog="python -m core.study", description=__doc__, formatter_class=__import__("argparse").RawDescriptionHelpFormatter)
+    parser.add_argument("inputs", nargs="+", help="test:N, test:A-B, image/.npy files, or 'examples'")
+    parser.add_argument("--out", required=True, help="output folder")
+    parser.add_argument("--checkpoint", default=str(DEFAULT_CHECKPOINT), help="generator folder")
+    parser.add_argument("--embedder", default=None, help=f"embedding network folder ('none' to skip; default {DEFAULT_EMBEDDER} if it matches)")
+    parser.add_argument("--twin", default=None, help=f"second generator of the same recipe ('none' to skip; default {DEFAULT_TWIN} if present)")
+    parser.add_argument("--data-path", default=None, help="Fashion-MNIST IDX folder (for test:N inputs and the OOD test images)")
+    parser.add_argument("--psnr", type=float_range(1.0, 119.0), nargs="+", default=[30.0, 40.0], help="tolerances as PSNR (dB)")
+    parser.add_argument("--cloud-size", type=int_range(2, 256), default=16, help="descent starts per image")
+    parser.add_argument("--iterations", type=int_range(1, 20_000), default=CloudConfig().iterations, help="descent iterations per cloud seed")
+    parser.add_argument("--convexity-samples", type=int_range(1, 10_000), default=32)
+    parser.add_argument("--segment-points", type=int_range(2, 100), default=7)
+    parser.add_argument("--convergence-seeds", type=int_range(0, 64), default=4, help="long descents for the convergence probe (0: skip)")
+    parser.add_argument("--convergence-iterations", type=int_range(1, 20_000), default=1000)
+    parser.add_argument("--ood-test-images", type=int_range(0, 5000), default=200, help="held-out test images for the OOD AUROC (0: skip)")
+    parser.add_argument("--ood-photos", type=int_range(0, 219), default=200, help="scikit-image photos + LFW faces for the OOD AUROC (0: skip)")
+    parser.add_argument("--random-reference", type=int_range(2, 10_000), default=200, help="N(0, I) seeds for statistics and independence")
+    parser.add_argument("--no-umap", action="store_true", help="PCA only (UMAP compiles with numba for ~30 s on first use)")
+    parser.add_argument("--steps", type=int_range(1, 1000), default=10)
+    parser.add_argument("--threads", type=int_range(1, 256), default=None, help="torch threads (default: all cores)")
+    return parser
+
+
+def parse_inputs(tokens: list[str], image_shape: tuple[int, int, int], data_path: str | None) -> list[StudyImage]:
+    """Turn the command line's inputs into named images; raises CLIError / ImageInputError / DatasetError."""
+    items: list[StudyImage] = []
+    test_images = None
+    for token in tokens:
+        if token == "examples":
+            folder = ASSETS / "examples"
+            for path in sorted(folder.glob("test*.png")) + [folder / name for name in EXAMPLE_PHOTOS]:
+                image, note = load_image_file(path, image_shape)
+                kind = "photo" if path.name.startswith("ood_") else "test"
+                items.append(StudyImage(path.stem.replace("ood_", "photo_"), image, f"{path.relative_to(ASSETS.parent)} ({note})", kind))
+        elif token.startswith("test:"):
+            if test_images is None:
+                test_images, _ = load_fashion_mnist("test", data_path)
+                if tuple(test_images.shape[1:]) != image_shape:
+                    raise CLIError(f"test:N inputs are Fashion-MNIST images {tuple(test_images.shape[1:])}; the generator makes {image_shape}")
+            for index in _index_range(token[5:], len(test_images)):
+                items.append(StudyImage(f"test{index:04d}", test_images[index], f"Fashion-MNIST test image {index}", "test"))
+        else:
+            path = Path(token)
+            image, note = load_image_file(path, image_shape)
+            items.append(StudyImage(path.stem, image, f"{path} ({note})", "file"))
+    names: dict[str, int] = {}
+    for item in items:  # unique names (two files called the same in different folders)
+        count = names.get(item.name, 0)
+        names[item.name] = count + 1
+        if count:
+            item.name = f"{item.name}_{count}"
+    if not items:
+        raise CLIError("no images to study")
+    if len(items) > MAX_IMAGES:
+        raise CLIError(f"{len(items)} images: the study is limited to {MAX_IMAGES} per run (each costs minutes)")
+    return items
+
+
+def _index_range(text: str, size: int) -> list[int]:
+    try:
+        if "-" in text:
+            low, high = (int(part) for part in text.split("-", 1))
+        else:
+            low = high = int(text)
+    except ValueError:
+        raise CLIError(f"bad test index {text!r}: use test:N or test:A-B") from None
+    if not 0 <= low <= high < size:
+        raise CLIError(f"test indices must be within 0-{size - 1} (and A <= B), got {text!r}")
+    return list(range(low, high + 1))
+
+
+def _optional_model(value: str | None, default: Path, loader, what: str):
+    if value is not None and value.lower() == "none":
+        return None, None
+    path = Path(value) if value else default
+    if value is None and not path.exists():
+        return None, None
+    return loader(path), str(path)
+
+
+@cli_main
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    out = check_output_dir(args.out)
+    written = [out / name for name in (SUMMARY_NAME, ARRAYS_NAME, REPORT_NAME)] + sorted((out / FIGURES_DIR).glob("*.png"))
+    refuse_overlap([t for t in args.inputs if t != "examples" and not t.startswith("test:")], written)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    generator = load_generator(args.checkpoint)
+    embedder, embedder_path = _optional_model(args.embedder, DEFAULT_EMBEDDER, load_embedder, "embedder")
+    if embedder is not None and embedder.image_shape != generator.image_shape:
+        if args.embedder:
+            raise CLIError(f"the embedder makes seeds {embedder.image_shape}, the generator needs {generator.image_shape}")
+        embedder, embedder_path = None, None
+    twin, twin_path = _optional_model(args.twin, DEFAULT_TWIN, load_generator, "twin")
+    if twin is not None and twin.image_shape != generator.image_shape:
+        raise CLIError(f"the twin generator makes {twin.image_shape}, the generator {generator.image_shape}")
+    images = parse_inputs(args.inputs, generator.image_shape, args.data_path)
+    ood_in = ood_out = None
+    if args.ood_test_images and args.ood_photos and generator.image_shape == (1, 28, 28):
+        test_images, _ = load_fashion_mnist("test", args.data_path)
+        ood_in = test_images[5000 : 5000 + args.ood_test_images]  # away from the study's own examples (indices < 20)
+        photos, _ = scikit_image_photos(generator.image_shape)
+        ood_out = torch.cat([photos, lfw_faces(generator.image_shape)])[: args.ood_photos]
+    config = StudyConfig(psnr_levels=tuple(sorted(set(args.psnr))), cloud_size=args.cloud_size,
+                         cloud=CloudConfig(iterations=args.iterations), convexity_samples=args.convexity_samples,
+                         segment_points=args.segment_points, convergence_seeds=args.convergence_seeds,
+                         convergence_iterations=args.convergence_iterations, random_reference=args.random_reference,
+                         umap=not args.no_umap, steps=args.steps)
+    result = run_study(generator, images, config, embedder=embedder, twin=twin, ood_in=ood_in, ood_out=ood_out)
+    result.summary.update({"generator": str(args.checkpoint), "embedder": embedder_path, "twin": twin_path,
+                           "command": "python -m core.study " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:])),
+                           "torch_threads": torch.get_num_threads(), "machine": f"{os.cpu_count()} CPU cores"})
+    report = write_study(result, out, title="The shape of emb(x)")
+    print(f"wrote {report} ({len(images)} images, {result.summary['seconds'] / 60:.1f} minutes)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

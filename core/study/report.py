@@ -1,0 +1,262 @@
+"""Writing and reading a study folder: study.json (summaries), arrays.npz (every array), figures/*.png
+and report.md (the findings in tables). Everything is written atomically; nothing is pickled."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+from scipy.stats import norm as standard_normal
+
+from core.atomic import atomic_path, write_json
+from core.study import figures
+from core.study.run import StudyResult
+
+SUMMARY_NAME, ARRAYS_NAME, REPORT_NAME, FIGURES_DIR = "study.json", "arrays.npz", "report.md", "figures"
+
+
+def _jsonable(value):
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _jsonable(value.tolist())
+    if isinstance(value, (np.floating, float)):
+        return float(value) if np.isfinite(value) else None  # JSON has no NaN/inf
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, np.bool_):
+        return bool(value)
+    return value
+
+
+def load_study(directory: str | os.PathLike) -> tuple[dict, dict[str, np.ndarray]]:
+    """(summary, arrays) of a study folder written by `write_study` (arrays loaded without pickle)."""
+    directory = Path(directory)
+    summary_path, arrays_path = directory / SUMMARY_NAME, directory / ARRAYS_NAME
+    if not summary_path.is_file() or not arrays_path.is_file():
+        raise FileNotFoundError(f"{directory} is not a study folder (needs {SUMMARY_NAME} and {ARRAYS_NAME})")
+    summary = json.loads(summary_path.read_text())
+    with np.load(arrays_path, allow_pickle=False) as archive:
+        arrays = {key: archive[key] for key in archive.files}
+    return summary, arrays
+
+
+def write_study(result: StudyResult, directory: str | os.PathLike, title: str = "emb(x) study") -> Path:
+    """Write the folder; returns the report's path."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    write_json(directory / SUMMARY_NAME, _jsonable(result.summary))
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **result.arrays)
+    with atomic_path(directory / ARRAYS_NAME) as temporary:
+        temporary.write_bytes(buffer.getvalue())
+    figure_names = _write_figures(result, directory / FIGURES_DIR)
+    report = render_markdown(result.summary, figure_names, title)
+    with atomic_path(directory / REPORT_NAME) as temporary:
+        temporary.write_text(report)
+    return directory / REPORT_NAME
+
+
+def _write_figures(result: StudyResult, folder: Path) -> dict[str, str]:
+    s, a = result.summary, result.arrays
+    names = list(s["images"])
+    levels = s["levels"]
+    eps = dict(zip(levels, s["config"]["eps_levels"]))
+    written: dict[str, str] = {}
+
+    def save(key: str, figure) -> None:
+        figures.save(figure, folder / f"{key}.png")
+        written[key] = f"{FIGURES_DIR}/{key}.png"
+
+    first_pixels = a[f"{names[0]}/image"].size
+    save("singular_values", figures.singular_values_figure({n: a[f"{n}/singular_values"] for n in names}, eps, first_pixels))
+    directions = []
+    for n in names[:3]:
+        images = a[f"{n}/direction_images"]  # (2k, 3, C, H, W)
+        k = len(images) // 2
+        directions.append((f"{n}: most", np.concatenate([images[i][[0, 2]] for i in range(min(k, 3))])))
+        directions.append((f"{n}: least", np.concatenate([images[i][[0, 2]] for i in range(k, k + min(k, 3))])))
+    save("sensitive_directions", figures.image_rows_figure(directions, ["-v1", "+v1", "-v2", "+v2", "-v3", "+v3"]))
+    shares = {}
+    for n in names[:6]:
+        for level in levels:
+            points = [(c["k"], c["share_inside"], *c["share_inside_ci95"]) for c in s["images"][n].get(level, {}).get("convexity", [])]
+            if points:
+                shares[f"{n} {level}"] = points
+    if shares:
+        save("convexity", figures.convexity_figure(shares))
+    profiles = {}
+    for n in names[:3]:
+        for key, label in ((f"{n}/path_{levels[0]}_linear_mse", "cloud-cloud linear"), (f"{n}/path_{levels[0]}_spherical_mse", "cloud-cloud slerp"),
+                           (f"{n}/path_{levels[0]}_exact_mse", "z*-cloud linear")):
+            if key in a:
+                profiles[f"{n}: {label}"] = a[key]
+    if profiles:
+        save("paths", figures.path_figure(profiles, eps))
+    if "convergence/iterations" in a:
+        save("convergence", figures.convergence_figure(a["convergence/iterations"], a["convergence/distance_to_exact"], a["convergence/psnr"]))
+    for method in ("pca", "umap"):
+        if f"projection/{method}/coordinates" in a:
+            save(f"projection_{method}", figures.projection_figure(a[f"projection/{method}/coordinates"], a[f"projection/{method}/labels"],
+                                                                   s["projections"][method]["group_names"], f"Seeds, {method.upper()}"))
+    values = {k.split("/")[1]: v for k, v in a.items() if k.startswith("statistics/") and k.endswith("/values_sample")}
+    if values:
+        grid = np.linspace(-4, 4, 200)
+        save("seed_values", figures.histogram_figure({k: np.clip(v, -4, 4) for k, v in values.items()}, "seed value",
+                                                     "Seed values against N(0, 1)", np.stack([grid, standard_normal.pdf(grid)])))
+    scores = {k.split("/")[1]: v for k, v in a.items() if k.startswith("statistics/") and k.endswith("/autocorr_h")}
+    if scores:
+        save("autocorrelation", figures.histogram_figure(scores, "lag-1 horizontal autocorrelation of the seed", "Spatial structure in seeds"))
+    if "independence/random/paired" in a:
+        groups = {"same seed, two generators": a["independence/random/paired"],
+                  "unrelated seeds, two generators": a["independence/random/unrelated"]}
+        if "independence/embedded/paired" in a:
+            groups["z* of test images, two generators"] = a["independence/embedded/paired"]
+        save("independence", figures.histogram_figure(groups, "PSNR between the two images (dB)", "Does a seed mean the same image?"))
+    return written
+
+
+def _fmt(value, digits: int = 3) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, (int, np.integer)):
+        return str(value)
+    if isinstance(value, float):
+        if not np.isfinite(value):
+            return "n/a"
+        return f"{value:.{digits}g}"
+    return str(value)
+
+
+def _table(header: list[str], rows: list[list]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(_fmt(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def render_markdown(s: dict, figure_names: dict[str, str], title: str) -> str:
+    """The report: one section per question, numbers in tables, figures linked."""
+    levels = s["levels"]
+    out = [f"# {title}", "", f"Generator: `{s.get('generator', '?')}`; {len(s['images'])} images; tolerances {', '.join(levels)} "
+           f"(eps = {', '.join(_fmt(e) for e in s['config']['eps_levels'])} MSE); cloud: {s['config']['cloud_size']} descent starts per image; "
+           f"{_fmt(s.get('seconds', 0) / 60)} minutes. Command: `{s.get('command', 'python -m core.study')}`", ""]
+
+    def figure(key: str, caption: str) -> None:
+        if key in figure_names:
+            out.extend([f"![{caption}]({figure_names[key]})", ""])
+
+    out += ["## Clouds and single seeds", ""]
+    rows = []
+    for name, image in s["images"].items():
+        single = image["single_seeds"]
+        cloud = image["cloud"]
+        polish = image.get(f"polish_{levels[-1]}", {}) if len(levels) > 1 else {}
+        rows.append([name, image["kind"], f"{cloud['inside']}/{cloud['seeds']}", cloud["psnr_mean_db"], cloud["seconds"],
+                     f"{polish.get('inside', 'n/a')}/{polish.get('seeds', 'n/a')}" if polish else "n/a",
+                     single["z* (fixed point)"]["psnr_db"], single.get("network E(x)", {}).get("psnr_db"), single["DDIM inversion"]["psnr_db"]])
+    out += [_table(["image", "kind", f"cloud inside {levels[0]}", "cloud PSNR mean (dB)", "cloud seconds",
+                    f"inside {levels[-1]} after polish", "z* PSNR (dB)", "network PSNR (dB)", "DDIM inversion PSNR (dB)"], rows), ""]
+
+    out += ["## Is emb(x) a point or a set? The Jacobian at z*", ""]
+    rows = []
+    for name, image in s["images"].items():
+        g = image["local_geometry"]
+        row = [name, g["sigma_max"], g["sigma_min"], g["condition_number"], g["locally_injective"], g["clipped_pixels"]]
+        for level, eps in zip(levels, s["config"]["eps_levels"]):
+            axes = g.get(f"eps={eps:g}", {})
+            row += [axes.get("half_axis_min"), axes.get("half_axis_max")]
+        ellipsoid = image.get(levels[0], {}).get("ellipsoid", {})
+        row += [ellipsoid.get("measured_over_predicted_median")]
+        rows.append(row)
+    header = ["image", "sigma max", "sigma min", "condition", "locally injective", "clipped pixels"]
+    for level in levels:
+        header += [f"half-axis min {level}", f"half-axis max {level}"]
+    header += [f"cloud: measured / first-order MSE (median, {levels[0]})"]
+    out += [_table(header, rows), ""]
+    figure("singular_values", "singular values")
+    figure("sensitive_directions", "images along the most and least sensitive seed directions")
+
+    if "convergence" in s:
+        c = s["convergence"]
+        out += ["## Does descent approach z* as it runs longer?", "",
+                _table(["image", "seeds", "iterations", "|z-z*| start", "|z-z*| end (mean)", "end min", "end max", "PSNR end mean (dB)", "|z*|"],
+                       [[c["image"], c["seeds"], c["iterations"], c["distance_to_exact_start_mean"], c["distance_to_exact_end_mean"],
+                         c["distance_to_exact_end_min"], c["distance_to_exact_end_max"], c["psnr_end_mean_db"], c["exact_seed_norm"]]]), ""]
+        figure("convergence", "convergence")
+
+    out += ["## Convexity", ""]
+    rows = []
+    for name, image in s["images"].items():
+        for level in levels:
+            for c in image.get(level, {}).get("convexity", []):
+                rows.append([name, level, c["k"], c["samples"], c["share_inside"], f"{_fmt(c['share_inside_ci95'][0])}-{_fmt(c['share_inside_ci95'][1])}",
+                             c["mse_max"], c["seed_norm_mean"]])
+    out += [_table(["image", "level", "k", "samples", "share inside", "95% CI", "worst MSE", "mean |z|/sqrt(D)"], rows), ""]
+    figure("convexity", "convexity")
+
+    out += ["## Connectivity", ""]
+    rows = []
+    for name, image in s["images"].items():
+        for level in levels:
+            report = image.get(level, {})
+            if "connectivity" in report:
+                g = report["connectivity"]
+                relaxed = report.get("relaxed_paths", [])
+                rows.append([name, level, g["seeds"], g["share_segments_inside"], g["components"], g["largest_component"],
+                             f"{sum(p['exists'] for p in relaxed)}/{len(relaxed)}"])
+    out += [_table(["image", "level", "seeds", "segments inside", "components", "largest", "relaxed paths found"], rows), ""]
+    figure("paths", "paths")
+
+    out += ["## Intersection and separation", ""]
+    out += [f"Pairs of images whose sets cannot intersect (RMS distance > 2 sqrt(eps)): "
+            + ", ".join(f"{k}: {v}/{s['image_pairs']}" for k, v in s.get("disjoint_pairs_by_triangle_inequality", {}).items()), ""]
+    rows = [[level, v["clouds"], v["within_distance_mean"], v["within_distance_max"], v["between_distance_mean"], v["between_distance_min"],
+             v["self_attribution"]] for level, v in s.get("separation", {}).items()]
+    if rows:
+        out += [_table(["level", "clouds", "within mean", "within max", "between mean", "between min", "nearest neighbour in own cloud"], rows), ""]
+    if "third_set" in s:
+        t = s["third_set"]
+        out += [f"Segments between clouds of {t['a']} and {t['b']} entering emb(x) of {t['third']}: {t['segments_entering_third_set']}/{t['pairs']} "
+                f"(closest PSNR to it {_fmt(t['closest_psnr_to_third_db'])} dB).", ""]
+
+    out += ["## Where do single-answer methods put their seed?", ""]
+    rows = []
+    for name, image in s["images"].items():
+        for p in image.get(levels[0], {}).get("canonical", []):
+            rows.append([name, p["name"], -10 * np.log10(max(p["mse"], 1e-12)), p["distance_to_cloud_mean"], p["cloud_spread"],
+                         p["distance_to_nearest_cloud_seed"], p["in_hull"], p["norm"]])
+    out += [_table(["image", "seed", "PSNR (dB)", "to cloud mean", "cloud spread", "to nearest cloud seed", "in hull", "|z|/sqrt(D)"], rows), ""]
+    figure("projection_pca", "PCA")
+    figure("projection_umap", "UMAP")
+
+    out += ["## Seed statistics", ""]
+    stats = s.get("statistics", [])
+    if stats:
+        header = list(stats[0].keys())
+        out += [_table(header, [[row[h] for h in header] for row in stats]), ""]
+    if "ood" in s:
+        o = s["ood"]
+        out += [f"Out-of-distribution score (seed autocorrelation) of z*: AUROC {_fmt(o.get('auroc'))} "
+                f"(95% CI {_fmt(o.get('ci_low'))}-{_fmt(o.get('ci_high'))}), {o['test_images']} test images vs {o['photos']} photos; "
+                f"z* reproduces the test images at {_fmt(o['exact_psnr_test_mean_db'])} dB and the photos at {_fmt(o['exact_psnr_photos_mean_db'])} dB "
+                f"(min {_fmt(o['exact_psnr_photos_min_db'])}).", ""]
+    figure("seed_values", "seed values")
+    figure("autocorrelation", "autocorrelation")
+
+    if "independence" in s:
+        out += ["## Network independence", ""]
+        rows = []
+        for kind, v in s["independence"].items():
+            rows.append([kind, v.get("count"), v.get("paired_mean"), v.get("unrelated_cross_mean"), v.get("unrelated_same_mean"),
+                         v.get("share_paired_above_unrelated_p95"), v.get("target_psnr_a_mean"), v.get("target_psnr_b_mean")])
+        out += [_table(["seeds", "n", "same seed, two generators (dB)", "unrelated, two generators (dB)", "unrelated, one generator (dB)",
+                        "share above unrelated 95th pct", "G_a(z*) to x (dB)", "G_b(z*) to x (dB)"], rows), ""]
+        figure("independence", "independence")
+    return "\n".join(out) + "\n"

@@ -1,0 +1,362 @@
+"""Run every emb(x) probe for chosen images: one function, results as JSON-able summaries + arrays.
+
+    result = run_study(generator, images, StudyConfig(), embedder=E, twin=G2, photos=...)
+    result.summary   # nested dict: per image, across images, statistics, independence, projections
+    result.arrays    # flat {"key": np.ndarray}: clouds, z*, singular values, traces, coordinates, ...
+
+`core.study.report` writes them (JSON, .npz, figures, markdown); `python -m core.study` is the CLI.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field, replace
+from typing import Callable
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from core.embedding import embed
+from core.generator import DiffusionGenerator
+from core.seeds import seeded_noise
+from core.study.canonical import canonical_positions
+from core.study.clouds import CloudConfig, descend_to_tolerance, sample_cloud
+from core.study.connectivity import relaxed_path, segment_graph
+from core.study.convergence import convergence_trace
+from core.study.convexity import convex_combinations
+from core.study.independence import compare_generators
+from core.study.intersection import cloud_separation, disjoint_by_triangle_inequality, segments_through_third
+from core.study.local_geometry import check_ellipsoid, local_geometry
+from core.study.paths import path_profile
+from core.study.projections import project_seeds
+from core.study.statistics import ood_auroc, seed_statistics, summarise_groups
+from core.study.tolerance import StudyInputError, check_image, mse_from_psnr, psnr_from_mse, reconstruction_mse
+
+
+@dataclass
+class StudyImage:
+    name: str  # short, unique: used in file names and keys
+    image: torch.Tensor  # (C, H, W) in [0, 1]
+    source: str  # where it came from (test index, file and its conversion)
+    kind: str = "test"  # test | photo | file
+
+
+@dataclass
+class StudyConfig:
+    psnr_levels: tuple[float, ...] = (30.0, 40.0)  # tolerances emb_eps(x), as PSNR; the first is the cloud's
+    cloud_size: int = 16  # descent starts per image
+    cloud: CloudConfig = field(default_factory=CloudConfig)
+    # the tighter levels continue the first level's members with small steps
+    polish: CloudConfig = field(default_factory=lambda: CloudConfig(iterations=300, lr=2e-3, lr_final=1e-5, bf16=False, check_every=10))
+    convexity_ks: tuple[int, ...] = (2, 3, 4, 8, 16)  # capped at the number of members
+    convexity_samples: int = 32
+    segment_points: int = 7  # checked positions per segment, ends included
+    relaxed_pairs: int = 2  # unjoined pairs tried with a relaxed path, per image and level
+    path_frames: int = 17
+    convergence_seeds: int = 4  # long descents for the convergence probe (first image); 0 skips it
+    convergence_iterations: int = 1000
+    random_reference: int = 200  # N(0, I) seeds for statistics, projections, independence
+    umap: bool = True
+    steps: int = 10
+    sensitive_directions: int = 4  # most and least sensitive seed directions kept per image
+
+    def eps_levels(self) -> list[float]:
+        return [mse_from_psnr(p) for p in self.psnr_levels]
+
+
+@dataclass
+class StudyResult:
+    summary: dict
+    arrays: dict[str, np.ndarray]
+
+
+def _level_name(psnr_db: float) -> str:
+    return f"{psnr_db:g}dB"
+
+
+def run_study(
+    generator: DiffusionGenerator,
+    images: list[StudyImage],
+    config: StudyConfig = StudyConfig(),
+    embedder: torch.nn.Module | None = None,
+    twin: DiffusionGenerator | None = None,
+    ood_in: torch.Tensor | None = None,
+    ood_out: torch.Tensor | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> StudyResult:
+    """Every probe of the study for `images`; `ood_in`/`ood_out` ((n, C, H, W) in [0, 1]) are extra test
+    images and foreign photos for the out-of-distribution AUROC of seed statistics; `twin` a generator
+    trained by the same recipe from another initialization (network independence)."""
+    if not images:
+        raise StudyInputError("the study needs at least one image")
+    if len({i.name for i in images}) != len(images):
+        raise StudyInputError("image names must be unique")
+    if config.cloud_size < 2:
+        raise StudyInputError(f"a cloud needs at least 2 seeds, got cloud_size={config.cloud_size}")
+    if not config.psnr_levels or any(not (0 < p < 120) for p in config.psnr_levels):
+        raise StudyInputError(f"tolerances must be PSNRs in (0, 120) dB, got {config.psnr_levels}")
+    for item in images:
+        item.image = check_image(generator, item.image)
+    levels = sorted(config.psnr_levels)
+    started = time.perf_counter()
+    summary: dict = {"config": _config_summary(config), "images": {}, "levels": [_level_name(p) for p in levels]}
+    arrays: dict[str, np.ndarray] = {}
+    members: dict[str, dict[str, torch.Tensor]] = {_level_name(p): {} for p in levels}
+    special: dict[str, dict[str, torch.Tensor]] = {}
+    stages = tqdm(total=len(images) + 5, desc="study", unit="stage", dynamic_ncols=True)
+
+    def note(message: str) -> None:
+        stages.set_postfix_str(message[:60])
+        if progress:
+            progress(message)
+
+    for item in images:
+        note(f"{item.name}: seeds")
+        image_summary, image_arrays, image_members, named = _study_one_image(generator, item, config, levels, embedder, note)
+        summary["images"][item.name] = image_summary
+        arrays.update({f"{item.name}/{k}": v for k, v in image_arrays.items()})
+        for level, seeds in image_members.items():
+            members[level][item.name] = seeds
+        special[item.name] = named
+        stages.update(1)
+
+    note("separation between clouds")
+    summary["separation"] = {}
+    for level, clouds in members.items():
+        eps = mse_from_psnr(float(level[:-2]))
+        usable = {k: v for k, v in clouds.items() if len(v) >= 2}
+        if len(usable) >= 2:
+            separation = cloud_separation(usable, {k: i.image for i in images for k in usable if i.name == k})
+            summary["separation"][level] = {**separation.summary(eps), "names": separation.names,
+                                            "attribution": separation.attribution.tolist(),
+                                            "image_rms": separation.image_rms.tolist()}
+            arrays[f"separation/{level}/attribution"] = separation.attribution
+            arrays[f"separation/{level}/within"] = np.concatenate(list(separation.within.values()))
+            arrays[f"separation/{level}/between"] = np.concatenate(list(separation.between.values()))
+    pairs = [(a, b) for i, a in enumerate(images) for b in images[i + 1 :]]
+    loose = mse_from_psnr(levels[0])
+    summary["disjoint_pairs_by_triangle_inequality"] = {
+        _level_name(p): int(sum(disjoint_by_triangle_inequality(a.image, b.image, mse_from_psnr(p)) for a, b in pairs)) for p in levels}
+    summary["image_pairs"] = len(pairs)
+    first_level = _level_name(levels[0])
+    with_members = [i for i in images if len(members[first_level].get(i.name, ())) >= 2]
+    if len(with_members) >= 3:
+        a, b, c = with_members[:3]
+        crossing = segments_through_third(generator, members[first_level][a.name], members[first_level][b.name], c.image, loose,
+                                          pairs=16, points=config.segment_points, steps=config.steps)
+        summary["third_set"] = {"a": a.name, "b": b.name, "third": c.name, **crossing.summary()}
+    stages.update(1)
+
+    note("paths between images")
+    if len(images) >= 2:
+        a, b = images[0], images[1]
+        for mode in ("linear", "spherical"):
+            profile = path_profile(generator, special[a.name]["exact"], special[b.name]["exact"], a.image, b.image,
+                                   config.path_frames, mode, config.steps)
+            summary.setdefault("paths_between_images", {})[mode] = {"from": a.name, "to": b.name, **profile.summary()}
+            for key in ("mse_to_start_image", "mse_to_end_image", "seed_norms", "images"):
+                arrays[f"paths_between_images/{mode}/{key}"] = getattr(profile, key)
+    stages.update(1)
+
+    note("convergence of long descents")
+    if config.convergence_seeds > 0:
+        item = images[0]
+        starts = seeded_noise(list(range(10_000, 10_000 + config.convergence_seeds)), generator.image_shape)
+        trace = convergence_trace(generator, item.image, special[item.name]["exact"], starts,
+                                  replace(config.cloud, iterations=config.convergence_iterations, check_every=25))
+        summary["convergence"] = {"image": item.name, **trace.summary()}
+        for key in ("iterations", "distance_to_exact", "distance_to_mean", "psnr"):
+            arrays[f"convergence/{key}"] = getattr(trace, key)
+    stages.update(1)
+
+    note("seed statistics")
+    random_seeds = seeded_noise(list(range(50_000, 50_000 + config.random_reference)), generator.image_shape)
+    groups = {"random N(0, I)": random_seeds,
+              "z* (test images)": _stack([special[i.name]["exact"] for i in images if i.kind == "test"]),
+              "z* (photos)": _stack([special[i.name]["exact"] for i in images if i.kind == "photo"]),
+              f"cloud seeds ({first_level})": _stack([s for s in members[first_level].values() if len(s)], cat=True),
+              "network E(x)": _stack([special[i.name]["network"] for i in images if "network" in special[i.name]]),
+              "DDIM inversion": _stack([special[i.name]["ddim"] for i in images])}
+    groups = {k: v for k, v in groups.items() if v is not None and len(v)}
+    summary["statistics"] = summarise_groups(groups)
+    for name, seeds in groups.items():
+        stats = seed_statistics(seeds)
+        arrays[f"statistics/{name}/norm"] = stats.norm
+        arrays[f"statistics/{name}/autocorr_h"] = stats.autocorr_h
+        arrays[f"statistics/{name}/ood_score"] = stats.ood_score
+        arrays[f"statistics/{name}/values_sample"] = seeds.flatten()[:20_000].numpy()
+    if ood_in is not None and ood_out is not None and len(ood_in) >= 2 and len(ood_out) >= 2:
+        note(f"exact seeds of {len(ood_in)} test images and {len(ood_out)} photos")
+        seeds_in = _exact_seeds(generator, ood_in, config.steps)
+        seeds_out = _exact_seeds(generator, ood_out, config.steps)
+        scores_in, scores_out = seed_statistics(seeds_in).ood_score, seed_statistics(seeds_out).ood_score
+        auroc = ood_auroc(scores_in, scores_out)
+        psnr_in = psnr_from_mse(reconstruction_mse(generator, seeds_in, ood_in, config.steps))
+        psnr_out = psnr_from_mse(reconstruction_mse(generator, seeds_out, ood_out, config.steps))
+        summary["ood"] = {**auroc.summary(), "test_images": len(ood_in), "photos": len(ood_out),
+                          "exact_psnr_test_mean_db": float(psnr_in.mean()), "exact_psnr_photos_mean_db": float(psnr_out.mean()),
+                          "exact_psnr_photos_min_db": float(psnr_out.min())}
+        arrays["ood/scores_in"], arrays["ood/scores_out"] = scores_in, scores_out
+    stages.update(1)
+
+    if twin is not None:
+        note("network independence")
+        result = compare_generators(generator, twin, random_seeds, config.steps)
+        summary["independence"] = {"random": result.summary()}
+        arrays["independence/random/paired"] = result.paired_psnr
+        arrays["independence/random/unrelated"] = result.unrelated_cross_psnr
+        arrays["independence/random/same_generator_unrelated"] = result.unrelated_same_psnr
+        tests = [i for i in images if i.kind == "test"]
+        if len(tests) >= 2:
+            embedded = compare_generators(generator, twin, _stack([special[i.name]["exact"] for i in tests]), config.steps,
+                                          targets=torch.stack([i.image for i in tests]))
+            summary["independence"]["embedded"] = embedded.summary()
+            arrays["independence/embedded/paired"] = embedded.paired_psnr
+            arrays["independence/embedded/target_a"] = embedded.target_psnr_a
+            arrays["independence/embedded/target_b"] = embedded.target_psnr_b
+        arrays["independence/random/images_a"] = _generate(generator, random_seeds[:8], config.steps)
+        arrays["independence/random/images_b"] = _generate(twin, random_seeds[:8], config.steps)
+
+    note("projections")
+    projection_groups: dict[str, torch.Tensor] = {f"cloud {k}": v for k, v in members[first_level].items() if len(v)}
+    projection_groups["z*"] = _stack([special[i.name]["exact"] for i in images])
+    if embedder is not None:
+        projection_groups["network E(x)"] = _stack([special[i.name]["network"] for i in images])
+    projection_groups["DDIM inversion"] = _stack([special[i.name]["ddim"] for i in images])
+    summary["projections"] = {}
+    for method in (("pca", "umap") if config.umap else ("pca",)):
+        projection = project_seeds(projection_groups, method, random_reference=min(64, config.random_reference),
+                                   n_neighbors=min(15, max(2, sum(len(v) for v in projection_groups.values()) // 4)))
+        summary["projections"][method] = projection.summary()
+        arrays[f"projection/{method}/coordinates"] = projection.coordinates
+        arrays[f"projection/{method}/labels"] = projection.labels
+        summary["projections"][method]["group_names"] = projection.group_names
+    stages.update(1)
+    stages.close()
+    summary["seconds"] = time.perf_counter() - started
+    return StudyResult(summary, arrays)
+
+
+def _study_one_image(generator, item: StudyImage, config: StudyConfig, levels: list[float], embedder, note):
+    x = item.image
+    out: dict = {"source": item.source, "kind": item.kind}
+    arrays: dict[str, np.ndarray] = {"image": x.numpy()}
+    named: dict[str, torch.Tensor] = {}
+
+    exact = embed(generator, x[None], "fixed_point", steps=config.steps)
+    named["exact"] = exact.seeds[0]
+    seeds_named = {"z* (fixed point)": (exact.seeds[0], float(exact.mse[0]))}
+    ddim = embed(generator, x[None], "ddim_inversion", steps=config.steps)
+    named["ddim"] = ddim.seeds[0]
+    seeds_named["DDIM inversion"] = (ddim.seeds[0], float(ddim.mse[0]))
+    if embedder is not None:
+        network = embed(generator, x[None], "network", steps=config.steps, embedder=embedder)
+        named["network"] = network.seeds[0]
+        seeds_named["network E(x)"] = (network.seeds[0], float(network.mse[0]))
+    out["single_seeds"] = {k: {"psnr_db": float(psnr_from_mse(v[1])), "norm": float(v[0].norm() / v[0].numel() ** 0.5)}
+                           for k, v in seeds_named.items()}
+    for key, seed in named.items():
+        arrays[f"seed_{key}"] = seed.numpy()
+
+    note(f"{item.name}: cloud of {config.cloud_size}")
+    eps_levels = [mse_from_psnr(p) for p in levels]
+    cloud = sample_cloud(generator, x, config.cloud_size, eps_levels[0], config.cloud)
+    out["cloud"] = cloud.summary()
+    arrays.update({"cloud_starts": cloud.starts.numpy(), "cloud_seeds": cloud.seeds.numpy(), "cloud_mse": cloud.mse.numpy(),
+                   "cloud_iterations": cloud.iterations.numpy()})
+    level_members = {_level_name(levels[0]): cloud.members}
+    level_mse = {_level_name(levels[0]): cloud.mse[cloud.inside]}
+    previous = cloud.members
+    for psnr_db, eps in zip(levels[1:], eps_levels[1:]):
+        if len(previous) == 0:
+            level_members[_level_name(psnr_db)], level_mse[_level_name(psnr_db)] = previous, torch.zeros(0)
+            continue
+        note(f"{item.name}: polishing to {psnr_db:g} dB")
+        began = time.perf_counter()
+        polished, mse, used = descend_to_tolerance(generator, x, previous, eps, config.polish)
+        inside = mse <= eps
+        out[f"polish_{_level_name(psnr_db)}"] = {"seeds": len(previous), "inside": int(inside.sum()),
+                                                 "iterations_mean": float(used.float().mean()), "seconds": time.perf_counter() - began,
+                                                 "moved_mean": float((polished - previous).flatten(1).norm(dim=1).mean())}
+        previous = polished[inside]
+        level_members[_level_name(psnr_db)], level_mse[_level_name(psnr_db)] = previous, mse[inside]
+    for level, seeds in level_members.items():
+        arrays[f"members_{level}"] = seeds.numpy()
+        arrays[f"members_mse_{level}"] = level_mse[level].numpy()
+
+    note(f"{item.name}: Jacobian at z*")
+    geometry = local_geometry(generator, named["exact"], config.steps)
+    out["local_geometry"] = geometry.summary(eps_levels)
+    arrays["singular_values"] = geometry.singular_values
+    k = config.sensitive_directions
+    arrays["most_sensitive_directions"] = geometry.right_vectors[:k].reshape(k, *x.shape)
+    arrays["least_sensitive_directions"] = geometry.right_vectors[-k:].reshape(k, *x.shape)
+    # what the image does along those directions: G(z* +- t v) at a step that costs ~eps in first order
+    arrays["direction_images"] = _direction_images(generator, named["exact"], geometry, eps_levels[0], k, config.steps)
+
+    for (level, seeds), eps in zip(level_members.items(), eps_levels):
+        report: dict = {"members": len(seeds)}
+        if len(seeds) >= 1:
+            check = check_ellipsoid(geometry, named["exact"], seeds, level_mse[level], eps)
+            report["ellipsoid"] = check.summary()
+            arrays[f"ellipsoid_measured_{level}"], arrays[f"ellipsoid_predicted_{level}"] = check.measured_mse, check.predicted_mse
+            arrays[f"ellipsoid_spread_{level}"] = check.spread_along_axes
+        if len(seeds) >= 2:
+            note(f"{item.name}: canonical seeds, convexity, connectivity at {level}")
+            report["canonical"] = [p.summary() for p in canonical_positions(seeds, seeds_named)]
+            report["convexity"] = []
+            for k_combined in sorted({min(k_, len(seeds)) for k_ in config.convexity_ks if k_ >= 2}):
+                convexity = convex_combinations(generator, seeds, x, eps, k_combined, config.convexity_samples, steps=config.steps)
+                report["convexity"].append(convexity.summary())
+                arrays[f"convexity_mse_{level}_k{k_combined}"] = convexity.mse
+            graph = segment_graph(generator, seeds, x, eps, config.segment_points, config.steps)
+            report["connectivity"] = graph.summary()
+            arrays[f"graph_adjacency_{level}"], arrays[f"graph_worst_mse_{level}"] = graph.adjacency, graph.worst_mse
+            unjoined = [(i, j) for i in range(len(seeds)) for j in range(i + 1, len(seeds))
+                        if graph.components[i] != graph.components[j]][: config.relaxed_pairs]
+            report["relaxed_paths"] = [{"pair": [i, j], **relaxed_path(generator, seeds[i], seeds[j], x, eps,
+                                                                        steps=config.steps).summary()} for i, j in unjoined]
+            for mode in ("linear", "spherical"):
+                profile = path_profile(generator, seeds[0], seeds[1], x, None, config.path_frames, mode, config.steps)
+                report.setdefault("paths", {})[f"cloud seed to cloud seed, {mode}"] = profile.summary(eps)
+                arrays[f"path_{level}_{mode}_mse"] = profile.mse_to_start_image
+            profile = path_profile(generator, named["exact"], seeds[0], x, None, config.path_frames, "linear", config.steps)
+            report["paths"]["z* to cloud seed, linear"] = profile.summary(eps)
+            arrays[f"path_{level}_exact_mse"] = profile.mse_to_start_image
+        out[level] = report
+    return out, arrays, level_members, named
+
+
+def _direction_images(generator, exact, geometry, eps, k, steps) -> np.ndarray:
+    """(2k, 3, C, H, W): for the k most and k least sensitive directions v, G(z* - a v), G(z*), G(z* + a v)
+    with a = the half-axis at eps, capped at the seed shell radius sqrt(D)."""
+    axes = np.minimum(geometry.half_axes(eps), np.sqrt(exact.numel()))
+    rows = []
+    for index in list(range(k)) + list(range(len(axes) - k, len(axes))):
+        v = torch.from_numpy(geometry.right_vectors[index]).float().reshape(exact.shape)
+        a = float(axes[index])
+        rows.append(torch.stack([exact - a * v, exact, exact + a * v]))
+    seeds = torch.cat(rows)
+    return _generate(generator, seeds, steps).reshape(2 * k, 3, *exact.shape)
+
+
+def _generate(generator, seeds, steps) -> np.ndarray:
+    with torch.no_grad():
+        return generator.generate(seeds, steps).numpy()
+
+
+def _exact_seeds(generator, images, steps) -> torch.Tensor:
+    return torch.cat([embed(generator, images[i : i + 64], "fixed_point", steps=steps).seeds for i in range(0, len(images), 64)])
+
+
+def _stack(seeds: list[torch.Tensor], cat: bool = False) -> torch.Tensor | None:
+    if not seeds:
+        return None
+    return torch.cat(seeds) if cat else torch.stack(seeds)
+
+
+def _config_summary(config: StudyConfig) -> dict:
+    out = asdict(config)
+    out["eps_levels"] = config.eps_levels()
+    return out

@@ -1,0 +1,91 @@
+"""`python -m core.study` end to end on the tiny generator: files written, report sections, bad input."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from core.checkpoint import save_generator
+from core.seeds import seeded_noise
+from core.study.__main__ import main
+from core.study.report import load_study
+from tests.conftest import make_tiny_generator
+
+FAST = ["--cloud-size", "3", "--psnr", "10", "12", "--iterations", "40", "--convergence-seeds", "2",
+        "--convergence-iterations", "30", "--random-reference", "12", "--convexity-samples", "6", "--no-umap",
+        "--embedder", "none", "--twin", "none", "--threads", "1"]
+
+
+@pytest.fixture
+def tiny_setup(tmp_path):
+    generator = make_tiny_generator()
+    checkpoint = save_generator(generator, tmp_path / "tiny")
+    with torch.no_grad():
+        images = generator.generate(seeded_noise([100, 101, 102], generator.image_shape))
+    paths = []
+    for index, image in enumerate(images):
+        path = tmp_path / f"image{index}.npy"
+        np.save(path, image[0].numpy())  # (H, W) grey in [0, 1]
+        paths.append(str(path))
+    return tmp_path, str(checkpoint), paths
+
+
+def test_study_writes_json_arrays_figures_and_report(tiny_setup, capsys):
+    tmp_path, checkpoint, paths = tiny_setup
+    out = tmp_path / "study"
+    assert main([*paths, "--out", str(out), "--checkpoint", checkpoint, *FAST]) == 0
+    summary, arrays = load_study(out)
+    assert list(summary["images"]) == ["image0", "image1", "image2"]
+    assert summary["levels"] == ["10dB", "12dB"]
+    first = summary["images"]["image0"]
+    assert first["cloud"]["seeds"] == 3
+    assert first["single_seeds"]["z* (fixed point)"]["psnr_db"] > 30  # exact inversion of an image G makes
+    assert arrays["image0/cloud_seeds"].shape == (3, 1, 8, 8)
+    assert arrays["image0/singular_values"].shape == (64,)
+    assert arrays["convergence/distance_to_exact"].shape[1] == 2
+    assert "pca" in summary["projections"] and "umap" not in summary["projections"]
+    report = (out / "report.md").read_text()
+    for section in ("## Clouds and single seeds", "## Is emb(x) a point or a set?", "## Convexity", "## Connectivity",
+                    "## Intersection and separation", "## Seed statistics"):
+        assert section in report
+    assert (out / "figures" / "singular_values.png").stat().st_size > 1000
+    assert json.loads((out / "study.json").read_text())["command"].startswith("python -m core.study")
+    assert "wrote" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--cloud-size", "1"], "--cloud-size"),
+    (["--psnr", "0"], "--psnr"),
+    (["--iterations", "-5"], "--iterations"),
+])
+def test_bad_numbers_get_one_line(tiny_setup, capsys, extra, message):
+    tmp_path, checkpoint, paths = tiny_setup
+    with pytest.raises(SystemExit) as exit_info:
+        main([paths[0], "--out", str(tmp_path / "s"), "--checkpoint", checkpoint, *FAST, *extra])
+    assert exit_info.value.code == 2
+    error = capsys.readouterr().err.strip()
+    assert message in error and len(error.splitlines()) == 1 and "Traceback" not in error
+    assert not (tmp_path / "s").exists()
+
+
+def test_bad_inputs_and_outputs_are_refused_before_work(tiny_setup, capsys):
+    tmp_path, checkpoint, paths = tiny_setup
+    wrong = tmp_path / "wrong.npy"
+    np.save(wrong, np.zeros((5, 5)))
+    assert main([str(wrong), "--out", str(tmp_path / "s"), "--checkpoint", checkpoint, *FAST]) == 2
+    assert "wrong.npy" in capsys.readouterr().err
+    a_file = tmp_path / "a_file"
+    a_file.write_text("x")
+    assert main([paths[0], "--out", str(a_file), "--checkpoint", checkpoint, *FAST]) == 2
+    assert "existing file" in capsys.readouterr().err
+    # an input that the report would overwrite
+    folder = tmp_path / "in_out"
+    folder.mkdir()
+    victim = folder / "report.md"
+    victim.write_text("precious")
+    assert main([str(victim), "--out", str(folder), "--checkpoint", checkpoint, *FAST]) == 2
+    assert "refusing to overwrite" in capsys.readouterr().err and victim.read_text() == "precious"
+    assert main(["test:99999", "--out", str(tmp_path / "s"), "--checkpoint", checkpoint, *FAST]) == 2
