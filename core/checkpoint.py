@@ -127,9 +127,10 @@ def read_config(directory: str | os.PathLike, kind: str) -> dict:
         config = json.loads(config_path.read_text())
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise CheckpointError(f"{config_path} is not valid JSON ({error})") from None
-    if not isinstance(config, dict) or config.get("kind") != kind:
-        found = config.get("kind") if isinstance(config, dict) else type(config).__name__
-        raise CheckpointError(f"{directory} holds a {found!r} checkpoint, expected {kind!r}")
+    if not isinstance(config, dict) or "kind" not in config:
+        raise CheckpointError(f"{config_path} has no \"kind\": not a checkpoint of this project (expected {kind!r})")
+    if config.get("kind") != kind:
+        raise CheckpointError(f"{directory} holds a {config.get('kind')!r} checkpoint, expected {kind!r}")
     if not isinstance(config.get("format_version", 0), int):
         raise CheckpointError(f"{directory}: format_version must be an integer")
     if config.get("format_version", 0) > FORMAT_VERSION:
