@@ -38,9 +38,12 @@ def test_white_noise_looks_gaussian_and_uncorrelated():
     assert np.abs(result.autocorr_h).mean() < 0.1 and np.abs(result.autocorr_v).mean() < 0.1
     assert result.passes_gaussianity().mean() >= 0.85  # 95% expected
     assert (result.shapiro_pvalue >= 0.05).mean() >= 0.85
-    assert 3 < result.ood_score.mean() < 9  # chi2(6) has mean 6
+    assert 3 < result.departure_score.mean() < 9  # chi2(6) has mean 6
+    assert (result.departure_pvalue >= 0.05).mean() >= 0.85
+    assert abs(result.ood_score.mean()) < 0.5 and 0.7 < result.ood_score.std() < 1.3  # ~ N(0, 1)
+    assert 1 < result.chi2_autocorr.mean() < 3  # chi2(2) has mean 2
     assert (result.ood_pvalue >= 0.05).mean() >= 0.85
-    np.testing.assert_allclose(result.ood_score, result.chi2_mean + result.chi2_norm + result.chi2_jarque_bera
+    np.testing.assert_allclose(result.departure_score, result.chi2_mean + result.chi2_norm + result.chi2_jarque_bera
                                + result.chi2_autocorr)
     json.dumps(result.summary())
     json.dumps(result.as_dict())
@@ -63,10 +66,30 @@ def test_blurred_seeds_are_flagged_out_of_distribution():
     np.testing.assert_allclose(blurred.std, 1.0, atol=0.02)  # scale matches the Gaussian's ...
     assert blurred.autocorr_h.mean() > 0.5 and blurred.autocorr_v.mean() > 0.5  # ... but neighbours agree
     assert blurred.ood_score.min() > white.ood_score.max()
+    assert blurred.departure_score.min() > white.departure_score.max()
+    assert (blurred.ood_pvalue < 1e-6).all()
     result = ood_auroc(white.ood_score, blurred.ood_score, n_bootstrap=200)
     assert result.auroc == 1.0 and result.ci_low == pytest.approx(1.0)
     json.dumps(result.summary())
 
+
+def test_ood_score_sees_spatial_structure_not_heavy_tails():
+    """Heavy-tailed but white values (Laplace, like z* of flat backgrounds) depart from N(0, I) without
+    carrying an image; shuffling a blurred seed's pixels keeps its values and removes its structure."""
+    generator = torch.Generator().manual_seed(10)
+    uniform = torch.rand((30, 1, 28, 28), generator=generator, dtype=torch.float64) - 0.5
+    laplace = -(2**-0.5) * uniform.sign() * torch.log1p(-2 * uniform.abs())  # Laplace, unit variance, kurtosis 3
+    heavy = seed_statistics(laplace)
+    assert (heavy.departure_pvalue < 0.05).mean() > 0.9 and (heavy.ood_pvalue >= 0.05).mean() > 0.8
+    blurred = blurred_seeds(30, 11)
+    shuffled = blurred.flatten(1)[:, torch.randperm(784, generator=generator)].view_as(blurred)
+    before, after = seed_statistics(blurred), seed_statistics(shuffled)
+    np.testing.assert_allclose(after.excess_kurtosis, before.excess_kurtosis, atol=1e-9)
+    assert after.ood_score.mean() < 2 < 10 < before.ood_score.min()
+    signs = torch.tensor([1.0, -1.0]).repeat(14)
+    anti = seed_statistics(blurred_seeds(4, 12) * (signs.view(28, 1) * signs.view(1, 28)))  # checkerboard flips r
+    assert (anti.autocorr_h < -0.5).all() and (anti.ood_score < 0).all()  # one-sided: anti-correlation is not flagged ...
+    assert (anti.chi2_autocorr > 500).all()  # ... but the two-sided term sees it
 
 def test_auroc_of_two_white_groups_is_near_one_half():
     scores_a = seed_statistics(white_seeds(100, 3)).ood_score
@@ -100,6 +123,7 @@ def test_summarise_groups_rows():
     assert rows[0]["count"] == 30 and rows[1]["count"] == 30
     assert rows[0]["mean_abs_autocorr"] < 0.1 < 0.5 < rows[1]["mean_abs_autocorr"]
     assert rows[0]["share_ood_pass"] > 0.8 and rows[1]["share_ood_pass"] == 0.0
+    assert rows[0]["share_departure_pass"] > 0.8 and rows[1]["share_departure_pass"] == 0.0
     json.dumps(rows)
 
 
