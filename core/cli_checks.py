@@ -221,6 +221,16 @@ def _is_out_of_memory(error: BaseException) -> bool:
     return isinstance(error, MemoryError) or (isinstance(error, RuntimeError) and ("can't allocate memory" in text or "out of memory" in text))
 
 
+def _report(error: BaseException) -> None:
+    """Print the error line. Under torchrun, a ValueError (bad input: every rank meets the same
+    one) is printed by rank 0 alone; other errors by every rank that meets them, with its rank."""
+    rank, world = int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1 and isinstance(error, ValueError) and rank != 0:
+        return
+    line = error_line(error)
+    print(f"[rank {rank}] {line}" if world > 1 and not isinstance(error, ValueError) else line, file=sys.stderr)
+
+
 def cli_main(function: Callable[..., int]) -> Callable[..., int]:
     """Wrap a command's main(argv) -> exit code: user-facing errors (ValueError and its
     subclasses, OSError, out of memory) become one `error: ...` line and exit status 2.
@@ -231,12 +241,12 @@ def cli_main(function: Callable[..., int]) -> Callable[..., int]:
         try:
             return function(*args, **kwargs)
         except (ValueError, OSError) as error:
-            print(error_line(error), file=sys.stderr)
+            _report(error)
             return ERROR_EXIT
         except (MemoryError, RuntimeError) as error:
             if not _is_out_of_memory(error):
                 raise
-            print(error_line(error), file=sys.stderr)
+            _report(error)
             return ERROR_EXIT
         except KeyboardInterrupt:
             print("error: interrupted", file=sys.stderr)

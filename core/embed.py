@@ -3,12 +3,20 @@
     python -m core.embed photo.png shirts/ --out embedded/ --method fixed_point
     python -m core.embed x.npy --out out/ --method gd --seeds-per-image 4 --iterations 300
     python -m core.sample --seed-file out/seeds.npy --out recon.png     # seeds back to images
+    torchrun --nproc_per_node 4 -m core.embed big_folder/ --out out/   # sharded over 4 processes
 
 Writes, atomically, per input <name>.seed.npy ((K, C, H, W)) and <name>.png (reconstruction), plus
 seeds.npy (best seed of every image, in order), summary.csv and a printed table. A bad file is
 reported and skipped; the others are still processed (exit code 1 if any failed). Outputs never
 replace an input (checked before any compute), an image whose embedding is not finite is
 skipped, and the files of a run appear together or not at all.
+
+Under torchrun (one machine or several), each process reads and embeds a contiguous shard of
+the input files; rank 0 gathers the results and writes the same seeds.npy, summary.csv and
+per-image files one process would: byte-identical (but the seconds column) with --batch-size 1;
+with larger batches a shard groups other images together, which can move the last digits of
+seeds that did not converge. Every process must see the inputs at the same paths; the outputs
+are written on rank 0's machine.
 """
 
 from __future__ import annotations
@@ -17,12 +25,14 @@ import argparse
 import csv
 import io
 import math
+import os
 import sys
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import torch
+import torch.distributed as dist
 from tqdm import tqdm
 
 from core.atomic import all_or_nothing, atomic_path, save_image
@@ -79,21 +89,53 @@ def output_paths(out: Path, names: list[str]) -> list[Path]:
     return [out / SEEDS_NAME, out / SUMMARY_NAME] + [out / f"{name}{suffix}" for name in names for suffix in (".seed.npy", ".png")]
 
 
-def _load_inputs(args, generator) -> tuple[list[Path], list[tuple[Path, torch.Tensor, str, str]], list[str]]:
-    """-> (every input file found, [(path, image (C, H, W), conversion note, output name)], problems)."""
+def _shard(count: int, rank: int, world: int) -> range:
+    """Contiguous block `rank` of `world` over `count` items: concatenated in rank order they are the items in order."""
+    return range(count * rank // world, count * (rank + 1) // world)
+
+
+def _gather(items: list, world: int, everyone: bool) -> list:
+    """Concatenate every rank's list in rank order (on every rank, or on rank 0 only: others get [])."""
+    if world == 1:
+        return items
+    parts = [None] * world
+    if everyone:
+        dist.all_gather_object(parts, items)
+    else:
+        dist.gather_object(items, parts if dist.get_rank() == 0 else None, dst=0)
+        if dist.get_rank() != 0:
+            return []
+    return [item for part in parts for item in part]
+
+
+def _load_inputs(args, generator, rank: int = 0, world: int = 1) -> tuple[list[Path], list[tuple[Path, str, str]], dict[int, torch.Tensor], list[str]]:
+    """-> (every input file found, [(path, conversion note, output name)] of the usable ones in
+    order, {position in that list: image (C, H, W)} for this rank's shard, problems).
+
+    Each rank reads only its shard of the files; what every file gave (a note or an error) is
+    shared, so all ranks name the outputs and judge overlaps identically."""
     files, problems = expand_inputs(args.inputs)
-    for problem in problems:
-        print(f"skipped: {problem}", file=sys.stderr)
-    loaded, taken = [], set()
-    for path in files:
+    shard = _shard(len(files), rank, world)
+    outcomes, images = [], {}
+    for index in shard:
         try:
-            image, note = load_image_file(path, generator.image_shape)
+            image, note = load_image_file(files[index], generator.image_shape)
         except ImageInputError as error:
-            problems.append(str(error))
-            print(f"skipped: {error}", file=sys.stderr)
+            outcomes.append((index, None, str(error)))
             continue
-        loaded.append((path, image, note, _unique_name(path, taken)))
-    return files, loaded, problems
+        outcomes.append((index, note, None))
+        images[index] = image
+    loaded, positions, taken = [], {}, set()
+    for index, note, error in _gather(outcomes, world, everyone=True):
+        if error is not None:
+            problems.append(error)
+        else:
+            positions[index] = len(loaded)
+            loaded.append((files[index], note, _unique_name(files[index], taken)))
+    if rank == 0:
+        for problem in problems:
+            print(f"skipped: {problem}", file=sys.stderr)
+    return files, loaded, {positions[index]: image for index, image in images.items()}, problems
 
 
 def _embed_images(args, generator, embedder, images: torch.Tensor, progress: tqdm | None = None) -> list[dict]:
@@ -129,7 +171,7 @@ def _write_outputs(out: Path, loaded: list, records: list[dict]) -> list[dict]:
     """All files of the run, together or none (core.atomic.all_or_nothing); returns the summary rows."""
     rows = []
     with all_or_nothing():
-        for (path, _, note, name), record in zip(loaded, records):
+        for (path, note, name), record in zip(loaded, records):
             save_seed_file(out / f"{name}.seed.npy", record["seeds"])
             save_image(out / f"{name}.png", to_pil(record["reconstruction"]))
             rows.append({"input": str(path), "name": name, "conversion": note, "mse": f"{record['mse']:.6f}",
@@ -143,27 +185,54 @@ def _write_outputs(out: Path, loaded: list, records: list[dict]) -> list[dict]:
     return rows
 
 
+def _init_distributed() -> tuple[int, int]:
+    """(rank, world size): under torchrun (WORLD_SIZE > 1) join the process group (gloo: the
+    tensors gathered are small and on the CPU) and share the cores between the local processes."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world == 1:
+        return 0, 1
+    if not dist.is_initialized():
+        dist.init_process_group("gloo")
+    torch.set_num_threads(max(1, (os.cpu_count() or 1) // int(os.environ.get("LOCAL_WORLD_SIZE", world))))
+    return dist.get_rank(), world
+
+
 @cli_main
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     out = check_output_dir(args.out, "--out")
     if args.seeds_per_image > 1 and args.method not in ("gd", "hybrid"):
         raise CLIError(f"--seeds-per-image > 1 needs --method gd or hybrid ({args.method} is deterministic)")
+    rank, world = _init_distributed()
+    try:
+        return _run(args, out, rank, world)
+    finally:
+        if world > 1 and dist.is_initialized():
+            dist.destroy_process_group()
+
+
+def _run(args, out: Path, rank: int, world: int) -> int:
+    """Embed this rank's shard; rank 0 gathers every record and writes what one process would."""
     generator = load_generator(args.checkpoint)
     embedder_path = args.embedder or (str(DEFAULT_EMBEDDER) if args.method == "network" else None)
     embedder = load_embedder(embedder_path) if embedder_path else None
     if embedder is not None and embedder.image_shape != generator.image_shape:
         raise CLIError(f"embedder makes seeds {embedder.image_shape}, generator needs {generator.image_shape}")
 
-    files, loaded, problems = _load_inputs(args, generator)
+    files, loaded, images, problems = _load_inputs(args, generator, rank, world)
     if not loaded:
         raise CLIError("no usable input images")
     # Checked before any compute: no output may replace an input (a bad input included).
-    refuse_overlap(files + [Path(p) for p in args.inputs if Path(p).is_file()], output_paths(out, [item[3] for item in loaded]))
+    refuse_overlap(files + [Path(p) for p in args.inputs if Path(p).is_file()], output_paths(out, [item[2] for item in loaded]))
 
-    progress = tqdm(total=len(loaded), desc=f"embedding ({args.method})", unit="image")
-    records = _embed_images(args, generator, embedder, torch.stack([item[1] for item in loaded]), progress)
+    mine = sorted(images)  # this rank's positions among the usable images, contiguous
+    label = f"embedding ({args.method})" + (f" [rank {rank}/{world}]" if world > 1 else "")
+    progress = tqdm(total=len(mine), desc=label, unit="image", disable=rank != 0)
+    records = _embed_images(args, generator, embedder, torch.stack([images[i] for i in mine]), progress) if mine else []
     progress.close()
+    records = _gather(records, world, everyone=False)
+    if rank != 0:
+        return 0
     kept = []
     for item, record in zip(loaded, records):
         if _is_finite(record):

@@ -111,3 +111,36 @@ def test_embed_rejects_bad_numbers(tmp_path, checkpoint, capsys):
         err = capsys.readouterr().err
         assert f"argument {flag}: must be between 1 and" in err and len(err.strip().splitlines()) == 1, err
     assert not (tmp_path / "o").exists()
+
+
+def test_embed_sharded_by_torchrun_writes_what_one_process_writes(tmp_path, checkpoint):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    make_inputs(tmp_path / "in", checkpoint)  # 6 files: 3 usable, 3 bad, spread over both shards
+    # batch size 1: each image is embedded alone in both runs, so sharding is the only difference
+    common = [str(tmp_path / "in"), "--checkpoint", checkpoint, "--method", "fixed_point", "--batch-size", "1"]
+    torchrun = Path(sys.executable).with_name("torchrun")
+    env = {**os.environ, "PYTHONPATH": str(root), "OMP_NUM_THREADS": "1"}
+    result = subprocess.run([str(torchrun), "--standalone", "--nproc_per_node", "2", "-m", "core.embed", *common,
+                             "--out", str(tmp_path / "two")], cwd=root, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode != 0 and "exitcode  : 1" in result.stderr, result.stderr[-3000:]  # rank 0 exits 1: files were skipped
+    assert result.stderr.count("skipped:") == 3, result.stderr[-3000:]  # reported once, by rank 0
+    # the reference: one process, with the same one thread per process (thread count changes the last float bits)
+    single = subprocess.run([sys.executable, "-m", "core.embed", *common, "--out", str(tmp_path / "one")], cwd=root, env=env,
+                            capture_output=True, text=True, timeout=300)
+    assert single.returncode == 1, single.stderr[-3000:]
+
+    one, two = tmp_path / "one", tmp_path / "two"
+    assert sorted(p.name for p in one.iterdir()) == sorted(p.name for p in two.iterdir())
+    for path in one.iterdir():
+        if path.name != "summary.csv":
+            assert (two / path.name).read_bytes() == path.read_bytes(), path.name  # seeds.npy, every seed file and PNG
+    rows_one, rows_two = list(csv.DictReader(open(one / "summary.csv"))), list(csv.DictReader(open(two / "summary.csv")))
+    assert [r["name"] for r in rows_two] == [r["name"] for r in rows_one] == ["array", "good", "photo"]
+    for a, b in zip(rows_one, rows_two):
+        a.pop("seconds"), b.pop("seconds")
+        assert a == b
