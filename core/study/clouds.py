@@ -73,6 +73,11 @@ class Cloud:
                 "target_psnr_db": float(psnr_from_mse(self.eps)), "psnr_mean_db": float(psnr.mean()),
                 "psnr_min_db": float(psnr.min()), "iterations_mean": float(self.iterations.float().mean()),
                 "iterations_max": int(self.iterations.max()), "seconds": self.seconds,
+                # how far descent carried each seed from its random start, and how far apart the seeds are
+                # (two independent N(0, I) seeds are ~sqrt(2 D) apart)
+                "distance_from_start_mean": float((self.seeds - self.starts).flatten(1).norm(dim=1).mean()),
+                "pairwise_distance_mean": float(torch.pdist(self.seeds.flatten(1).double()).mean()),
+                "independent_seed_distance": float((2 * self.seeds[0].numel()) ** 0.5),
                 "seconds_per_seed": self.seconds / max(1, len(self.seeds))}
 
 

@@ -159,11 +159,15 @@ def render_markdown(s: dict, figure_names: dict[str, str], title: str) -> str:
         cloud = image["cloud"]
         polish = image.get(f"polish_{levels[-1]}", {}) if len(levels) > 1 else {}
         rows.append([name, image["kind"], f"{cloud['inside']}/{cloud['seeds']}", cloud["psnr_mean_db"], cloud["seconds"],
+                     cloud.get("distance_from_start_mean"), cloud.get("pairwise_distance_mean"),
                      f"{polish.get('inside', 'n/a')}/{polish.get('seeds', 'n/a')}" if polish else "n/a",
                      single["z* (fixed point)"]["psnr_db"], single.get("network E(x)", {}).get("psnr_db"), single["DDIM inversion"]["psnr_db"]])
     out += [_table(["image", "kind", f"cloud inside {levels[0]}", "cloud PSNR mean (dB)", "cloud seconds",
+                    "moved from start (mean)", "distance between cloud seeds (mean)",
                     f"inside {levels[-1]} after polish", "z* PSNR (dB)", "network PSNR (dB)", "DDIM inversion PSNR (dB)"], rows), ""]
 
+    first_cloud = next(iter(s["images"].values()))["cloud"]
+    out += [f"Two independent N(0, I) seeds are {_fmt(first_cloud.get('independent_seed_distance'))} apart (sqrt(2D)).", ""]
     out += ["## Is emb(x) a point or a set? The Jacobian at z*", ""]
     rows = []
     for name, image in s["images"].items():

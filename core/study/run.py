@@ -48,11 +48,12 @@ class StudyConfig:
     cloud_size: int = 16  # descent starts per image
     cloud: CloudConfig = field(default_factory=CloudConfig)
     # the tighter levels continue the first level's members with small steps
-    polish: CloudConfig = field(default_factory=lambda: CloudConfig(iterations=300, lr=2e-3, lr_final=1e-5, bf16=False, check_every=10))
+    polish: CloudConfig = field(default_factory=lambda: CloudConfig(iterations=200, lr=2e-3, lr_final=1e-5, bf16=False, check_every=10))
     convexity_ks: tuple[int, ...] = (2, 3, 4, 8, 16)  # capped at the number of members
     convexity_samples: int = 32
     segment_points: int = 7  # checked positions per segment, ends included
-    relaxed_pairs: int = 2  # unjoined pairs tried with a relaxed path, per image and level
+    relaxed_pairs: int = 1  # unjoined pairs tried with a relaxed path, per image, at the first level
+    relaxed: CloudConfig = field(default_factory=lambda: CloudConfig(iterations=100, lr=1e-2, lr_final=1e-4, check_every=10))
     path_frames: int = 17
     convergence_seeds: int = 4  # long descents for the convergence probe (first image); 0 skips it
     convergence_iterations: int = 1000
@@ -314,8 +315,8 @@ def _study_one_image(generator, item: StudyImage, config: StudyConfig, levels: l
             report["connectivity"] = graph.summary()
             arrays[f"graph_adjacency_{level}"], arrays[f"graph_worst_mse_{level}"] = graph.adjacency, graph.worst_mse
             unjoined = [(i, j) for i in range(len(seeds)) for j in range(i + 1, len(seeds))
-                        if graph.components[i] != graph.components[j]][: config.relaxed_pairs]
-            report["relaxed_paths"] = [{"pair": [i, j], **relaxed_path(generator, seeds[i], seeds[j], x, eps,
+                        if graph.components[i] != graph.components[j]][: config.relaxed_pairs if level == _level_name(levels[0]) else 0]
+            report["relaxed_paths"] = [{"pair": [i, j], **relaxed_path(generator, seeds[i], seeds[j], x, eps, points=5, config=config.relaxed,
                                                                         steps=config.steps).summary()} for i, j in unjoined]
             for mode in ("linear", "spherical"):
                 profile = path_profile(generator, seeds[0], seeds[1], x, None, config.path_frames, mode, config.steps)
