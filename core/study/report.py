@@ -172,14 +172,14 @@ def render_markdown(s: dict, figure_names: dict[str, str], title: str) -> str:
     rows = []
     for name, image in s["images"].items():
         g = image["local_geometry"]
-        row = [name, g["sigma_max"], g["sigma_min"], g["condition_number"], g["locally_injective"], g["clipped_pixels"]]
+        row = [name, g["sigma_max"], g["sigma_min"], g["condition_number"], g["locally_injective_certified"], g["clipped_pixels"]]
         for level, eps in zip(levels, s["config"]["eps_levels"]):
             axes = g.get(f"eps={eps:g}", {})
             row += [axes.get("half_axis_min"), axes.get("half_axis_max")]
         ellipsoid = image.get(levels[0], {}).get("ellipsoid", {})
         row += [ellipsoid.get("measured_over_predicted_median")]
         rows.append(row)
-    header = ["image", "sigma max", "sigma min", "condition", "locally injective", "clipped pixels"]
+    header = ["image", "sigma max", "sigma min", "condition", "locally injective (certified)", "clipped pixels"]
     for level in levels:
         header += [f"half-axis min {level}", f"half-axis max {level}"]
     header += [f"cloud: measured / first-order MSE (median, {levels[0]})"]
