@@ -154,9 +154,9 @@ def _embed_images(args, generator, embedder, images: torch.Tensor, progress: tqd
         result = embed(generator, batch, args.method, steps=args.steps, seeds_per_image=args.seeds_per_image, embedder=embedder,
                        descent=descent, hybrid_start=args.hybrid_start,
                        fixed_point_iterations=args.start_iterations if args.method == "hybrid" else args.iterations or 30)
-        for i in range(len(batch)):
-            records.append({"seeds": result.candidates[i] if result.candidates is not None else result.seeds[i : i + 1],
-                            "seed": result.seeds[i], "reconstruction": result.reconstructions[i], "mse": float(result.mse[i]),
+        for i in range(len(batch)):  # clones: a view would carry (and gather) its whole batch's storage
+            records.append({"seeds": (result.candidates[i] if result.candidates is not None else result.seeds[i : i + 1]).clone(),
+                            "seed": result.seeds[i].clone(), "reconstruction": result.reconstructions[i].clone(), "mse": float(result.mse[i]),
                             "psnr": float(result.psnr[i]), "nfe": result.nfe, "seconds": result.seconds_per_image})
         if progress is not None:
             progress.update(len(batch))
