@@ -3,7 +3,8 @@
 import plotly.express as px
 import streamlit as st
 
-from explorer.loaders import benchmark_table, generator_names, generate_images, to_display, training_log
+from explorer.loaders import (active_study_dir, benchmark_table, findings_table, generator_names, generate_images, open_study,
+                              to_display, training_log)
 
 st.title("Embedding images in DDIM diffusion models")
 st.write(
@@ -11,6 +12,15 @@ st.write(
     "given x, find z with G(z) = x. These pages show the project's shipped generators, their samples, "
     "and the embedding methods side by side."
 )
+st.subheader("The shape of emb(x): findings of the study")
+study, problem = open_study(active_study_dir())
+if study is None:
+    st.info(problem)
+else:
+    st.caption(f"From `{study.folder}` ({len(study.names)} images, cloud of {study.summary['config']['cloud_size']} starts each; "
+               "the study pages show each question in detail).")
+    st.dataframe(findings_table(study.summary), hide_index=True, width="stretch")
+
 names = generator_names()
 if not names:
     st.error("No generator found under assets/. Train one with `python -m core.train` (see the README).")

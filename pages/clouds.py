@@ -1,0 +1,96 @@
+"""Clouds and projections: every seed of the study on UMAP and PCA maps; pick one to see G(seed)."""
+
+import numpy as np
+import plotly.express as px
+import streamlit as st
+
+from explorer.loaders import (current_study, generate_from, mse_to, project_groups, projection_points, psnr_db,
+                              seeds_display, study_generator, to_display)
+
+POINT_KEY = "clouds_point"
+
+st.title("Clouds and projections")
+study = current_study()
+st.markdown(
+    "Each point is a seed (a noise image of the generator's size) mapped to 2-D. Colour: the image the seed belongs to; "
+    "symbol: how it was found (cloud seeds by descent from random starts, z\\* by fixed-point inversion, the embedding network, "
+    "naive DDIM inversion) and, in grey, random N(0, I) seeds for reference. **PCA** keeps global distances (its axes show "
+    "the stated share of the spread); **UMAP** keeps neighbourhoods, but distances between its clusters mean little. "
+    f"Cloud seeds are those inside emb_ε(x) at {study.levels[0]}. Click a point (or choose it below) to see its seed and G(seed)."
+)
+
+tables = {method: projection_points(study, method) for method in ("umap", "pca")}
+base = tables["pca"] or tables["umap"]
+if base is None:
+    st.info("This study holds no projection of its seeds (or one in an older format).")
+    st.stop()
+table, seeds = base
+labels = table["label"].tolist()
+if st.session_state.get(POINT_KEY) not in labels:
+    st.session_state[POINT_KEY] = labels[0]
+
+
+def _pick(chart_key: str) -> None:
+    """A click (or box/lasso) on a chart selects its first point in the selectbox below."""
+    event = st.session_state.get(chart_key)
+    points = (event or {}).get("selection", {}).get("points", [])
+    if points:
+        row = points[0].get("customdata")
+        row = row[0] if isinstance(row, (list, tuple)) else row
+        if row is not None and 0 <= int(row) < len(labels):
+            st.session_state[POINT_KEY] = labels[int(row)]
+
+
+colours = {name: colour for name, colour in zip(study.names, px.colors.qualitative.Dark24)}
+colours["random"] = "lightgrey"
+columns = st.columns(2)
+for column, method in zip(columns, ("umap", "pca")):
+    with column:
+        st.subheader(method.upper())
+        entry = tables[method]
+        if entry is None and method == "umap":
+            st.info("UMAP is not in this study (it was computed with --no-umap).")
+            if not st.toggle("compute UMAP of these seeds now (~30 s the first time: numba compiles)", key="clouds_umap"):
+                continue
+            with st.spinner("UMAP..."):
+                groups = {g: seeds[(table["group"] == g).to_numpy()] for g in dict.fromkeys(table["group"])}
+                projected = project_groups(groups, "umap")
+            entry = (table.assign(x=projected["coordinates"][:, 0], y=projected["coordinates"][:, 1]), seeds)
+        points = entry[0]
+        figure = px.scatter(points, x="x", y="y", color="image", symbol="kind", custom_data=["row"], color_discrete_map=colours,
+                            hover_name="label", hover_data={"psnr_db": ":.1f", "x": False, "y": False, "image": False, "kind": False},
+                            labels={"psnr_db": "PSNR of G(seed) to x (dB)"}, height=460)
+        figure.update_traces(marker={"size": 9, "line": {"width": 0.5, "color": "white"}})
+        selected = labels.index(st.session_state[POINT_KEY])
+        figure.add_scatter(x=[points["x"].iloc[selected]], y=[points["y"].iloc[selected]], mode="markers", name="chosen",
+                           marker={"size": 18, "color": "rgba(0,0,0,0)", "line": {"width": 2, "color": "black"}}, hoverinfo="skip")
+        figure.update_layout(legend={"font": {"size": 10}}, margin={"l": 10, "r": 10, "t": 10, "b": 10})
+        st.plotly_chart(figure, key=f"clouds_{method}", on_select=lambda k=f"clouds_{method}": _pick(k),
+                        selection_mode="points", width="stretch")
+        summary = study.summary.get("projections", {}).get(method, {})
+        notes = []
+        if summary.get("explained_variance_ratio"):
+            notes.append("axes explain " + " + ".join(f"{100 * v:.1f}%" for v in summary["explained_variance_ratio"]) + " of the spread")
+        if summary.get("silhouette") is not None:
+            notes.append(f"silhouette of the groups {summary['silhouette']:.2f} (-1..1, high = separated)")
+        if notes:
+            st.caption("; ".join(notes))
+
+st.subheader("The chosen seed")
+label = st.selectbox("point", labels, key=POINT_KEY)
+row = labels.index(label)
+name, kind = table["image"].iloc[row], table["kind"].iloc[row]
+seed = seeds[row : row + 1]
+study_generator(study)  # stops with a message when the generator is gone
+output = generate_from(str(study.generator_dir()), seed, study.steps)
+shown, captions = [seeds_display(seed)[0], to_display(output)[0]], ["seed z", "G(z)"]
+if name in study.names:
+    target = study.image(name)
+    error = float(mse_to(output, target)[0])
+    shown.insert(0, to_display(target[None])[0])
+    captions.insert(0, f"x = {name}")
+    st.metric(f"G(z) against {name}", f"{float(psnr_db(error)):.2f} dB", help=f"MSE {error:.3g} on [0, 1] pixels")
+else:
+    st.caption("A random N(0, I) seed: no target image; it shows what a typical seed gives.")
+st.image(shown, width=140, caption=captions)
+st.caption(f"{label}: |z| / sqrt(D) = {np.linalg.norm(seed) / np.sqrt(seed.size):.3f} (about 1 for N(0, I) noise).")

@@ -1,0 +1,66 @@
+"""Local geometry: the singular values of G's Jacobian at z* and the most and least sensitive seed directions."""
+
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+
+from explorer.loaders import current_study, seeds_display, to_display
+
+st.title("Local geometry")
+study = current_study()
+st.markdown(
+    "Near z\\*, G(z\\* + d) ≈ G(z\\*) + J d, with J the Jacobian of G (pixels by seed entries). If every singular value "
+    "σ_i of J is above zero, G is **locally injective**: emb(x) at exact equality is the single point z\\*. At a tolerance ε, "
+    "emb_ε(x) is close to an ellipsoid with half-axis sqrt(N ε)/σ_i along the i-th seed direction v_i (N pixels): small σ, "
+    "long axis. The images below move z\\* along the most and the least sensitive directions by that half-axis."
+)
+name = st.selectbox("image", study.names)
+geometry = study.summary["images"][name]["local_geometry"]
+columns = st.columns(4)
+columns[0].metric("largest σ", f"{geometry['sigma_max']:.3g}")
+columns[1].metric("smallest σ", f"{geometry['sigma_min']:.3g}")
+columns[2].metric("condition number", f"{geometry['condition_number']:.3g}")
+columns[3].metric("locally injective", "yes" if geometry["locally_injective"] else "no",
+                  help=f"{geometry['clipped_pixels']} pixels of G(z*) are clipped to [0, 1]; their rows of J do not count")
+
+figure = go.Figure()
+for other in study.names:
+    values = study.arrays[f"{other}/singular_values"]
+    figure.add_scatter(x=np.arange(1, len(values) + 1), y=values, name=other, mode="lines",
+                       line={"width": 3 if other == name else 1}, opacity=1.0 if other == name else 0.35)
+figure.update_layout(yaxis_type="log", xaxis_title="index i (most sensitive first)", yaxis_title="singular value σ_i of J at z*",
+                     height=380, margin={"t": 20})
+st.plotly_chart(figure, width="stretch")
+rows = []
+for level in study.levels:
+    axes = geometry.get(f"eps={study.eps(level):g}", {})
+    if axes:
+        rows.append({"tolerance": level, "shortest half-axis": axes["half_axis_min"], "median": axes["half_axis_median"],
+                     "longest half-axis": axes["half_axis_max"], "log10 volume / ball of radius sqrt(D)": axes["log10_volume_ratio_to_shell_ball"]})
+if rows:
+    st.caption(f"First-order half-axes of emb_ε({name}), in seed units (a random seed has norm about sqrt(D) = "
+               f"{np.sqrt(np.prod(study.image_shape)):.0f}):")
+    st.dataframe(rows, hide_index=True)
+
+images = study.arrays[f"{name}/direction_images"]  # (2k, 3, C, H, W): G(z* - a v), G(z*), G(z* + a v)
+k = len(images) // 2
+for title, rows_of, directions in (("Most sensitive directions", range(k), study.arrays[f"{name}/most_sensitive_directions"]),
+                                   ("Least sensitive directions", range(k, 2 * k), study.arrays[f"{name}/least_sensitive_directions"])):
+    st.subheader(title)
+    for position, (row, direction) in enumerate(zip(rows_of, directions)):
+        index = position + 1 if row < k else len(study.arrays[f"{name}/singular_values"]) - k + position + 1
+        unit = direction / max(np.abs(direction).max(), 1e-12) * 3  # a unit vector, scaled to fill the display range
+        st.image(seeds_display(unit[None])[0:1] + to_display(images[row], scale=3), width=84,
+                 caption=[f"v_{index}", "z* - a v", "z*", "z* + a v"])
+
+for level in study.levels:
+    key = f"{name}/ellipsoid_measured_{level}"
+    if key in study.arrays:
+        measured, predicted = study.arrays[key], study.arrays[f"{name}/ellipsoid_predicted_{level}"]
+        check = go.Figure()
+        check.add_scatter(x=predicted, y=measured, mode="markers", name="cloud seeds")
+        top = float(max(measured.max(), predicted.max()))
+        check.add_scatter(x=[0, top], y=[0, top], mode="lines", line={"dash": "dash", "color": "grey"}, name="measured = predicted")
+        check.update_layout(xaxis_title="first-order MSE |J (z - z*)|² / N", yaxis_title="measured MSE(G(z), x)", height=320,
+                            margin={"t": 30}, title=f"Does the first order hold for the cloud at {level}?")
+        st.plotly_chart(check, width="stretch")

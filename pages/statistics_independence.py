@@ -1,0 +1,104 @@
+"""Seed statistics and independence: do embedded seeds look like N(0, I) noise, can a seed tell a foreign image,
+and does a seed mean the same image under a second generator?"""
+
+import numpy as np
+import plotly.express as px
+import plotly.graph_objects as go
+import streamlit as st
+from scipy.stats import norm
+
+from explorer.loaders import autocorrelation, compare_two_generators, current_study, statistics_groups, to_display, twin_candidate
+
+st.title("Seed statistics and independence")
+study = current_study()
+st.markdown(
+    "A true seed is D independent N(0, 1) values. Seeds found by inversion keep the scale but can carry the image's "
+    "structure: neighbouring values that are correlated. The **out-of-distribution score** is that lag-1 "
+    "autocorrelation, standardised (about N(0, 1) for white noise, high for smooth structure)."
+)
+
+st.header("Seed values against N(0, 1)")
+table = study.summary.get("statistics", [])
+if table:
+    st.dataframe(table, hide_index=True)
+names = [row["name"] for row in table] or [k.split("/")[1] for k in study.arrays if k.endswith("/values_sample")]
+chosen = st.multiselect("groups", names, default=names[:2])
+grid = np.linspace(-4, 4, 200)
+figure = go.Figure()
+for group in chosen:
+    values = study.arrays.get(f"statistics/{group}/values_sample")
+    if values is not None:
+        figure.add_histogram(x=np.clip(values, -4, 4), name=group, histnorm="probability density", opacity=0.55, nbinsx=60)
+figure.add_scatter(x=grid, y=norm.pdf(grid), name="N(0, 1)", line={"color": "black"})
+figure.update_layout(barmode="overlay", xaxis_title="seed value", yaxis_title="density", height=340, margin={"t": 20})
+st.plotly_chart(figure, width="stretch")
+
+st.header("Spatial autocorrelation")
+groups = statistics_groups(study)
+st.caption("Mean 2-D autocorrelation of the group's seeds, zero lag in the centre: white noise is one bright centre pixel.")
+left, right = st.columns(2)
+for column, default in ((left, "random N(0, I)"), (right, next((g for g in groups if g.startswith("z*")), list(groups)[-1]))):
+    with column:
+        group = st.selectbox("group", list(groups), index=list(groups).index(default) if default in groups else 0, key=f"ac_{default}")
+        image = autocorrelation(groups[group])
+        shown = px.imshow(image, color_continuous_scale="RdBu_r", zmin=-0.3, zmax=0.3, height=320,
+                          labels={"color": "correlation"}, title=f"{group} ({len(groups[group])} seeds)")
+        st.plotly_chart(shown, width="stretch")
+
+st.header("Out-of-distribution score")
+scores = {k.split("/")[1]: v for k, v in study.arrays.items() if k.startswith("statistics/") and k.endswith("/ood_score")}
+if scores:
+    figure = go.Figure()
+    for group, values in scores.items():
+        figure.add_histogram(x=values, name=group, opacity=0.55, histnorm="probability density")
+    figure.update_layout(barmode="overlay", xaxis_title="OOD score (standardised lag-1 autocorrelation)", height=320, margin={"t": 20})
+    st.plotly_chart(figure, width="stretch")
+if "ood" in study.summary:
+    o = study.summary["ood"]
+    columns = st.columns(3)
+    columns[0].metric("AUROC, photos vs test images", f"{o['auroc']:.3f}", help=f"95% CI {o['ci_low']:.3f}-{o['ci_high']:.3f}")
+    columns[1].metric("z* PSNR, test images", f"{o['exact_psnr_test_mean_db']:.1f} dB")
+    columns[2].metric("z* PSNR, photos", f"{o['exact_psnr_photos_mean_db']:.1f} dB")
+    separated = go.Figure()
+    separated.add_histogram(x=study.arrays["ood/scores_in"], name=f"test images ({o['test_images']})", opacity=0.6)
+    separated.add_histogram(x=study.arrays["ood/scores_out"], name=f"photos and faces ({o['photos']})", opacity=0.6)
+    separated.update_layout(barmode="overlay", xaxis_title="OOD score of z*", height=300, margin={"t": 20})
+    st.plotly_chart(separated, width="stretch")
+else:
+    st.info("This study has no out-of-distribution section (it needs the 28x28 generator, test images and photos).")
+
+st.header("Network independence")
+st.markdown("The same seeds through two generators trained by the same recipe from different initial weights. If a seed "
+            "meant the same image under both, the paired PSNR would beat unrelated pairs by far.")
+independence = study.summary.get("independence")
+if independence:
+    result = {"paired": study.arrays["independence/random/paired"], "unrelated": study.arrays["independence/random/unrelated"],
+              "same_generator_unrelated": study.arrays["independence/random/same_generator_unrelated"],
+              "images_a": study.arrays["independence/random/images_a"], "images_b": study.arrays["independence/random/images_b"]}
+    source = "stored in the study"
+else:
+    twin = twin_candidate(study)
+    if twin is None:
+        st.info("This study has no independence section and no second generator (assets/fashion-twin) is on this machine.")
+        st.stop()
+    if not st.toggle(f"compare with `{twin.name}` now (a few seconds)", key="independence_now"):
+        st.stop()
+    result = compare_two_generators(str(study.generator_dir()), str(twin), 64, study.steps)
+    source = f"computed now with {twin.name}"
+st.caption(f"Same seeds, generator A (top) and generator B (bottom); {source}.")
+st.image(to_display(result["images_a"], scale=3), width=84)
+st.image(to_display(result["images_b"], scale=3), width=84)
+columns = st.columns(3)
+columns[0].metric("same seed, two generators", f"{np.mean(result['paired']):.1f} dB")
+columns[1].metric("unrelated seeds, two generators", f"{np.mean(result['unrelated']):.1f} dB")
+columns[2].metric("unrelated seeds, one generator", f"{np.mean(result['same_generator_unrelated']):.1f} dB")
+figure = go.Figure()
+for label, key in (("same seed, two generators", "paired"), ("unrelated, two generators", "unrelated"),
+                   ("unrelated, one generator", "same_generator_unrelated")):
+    figure.add_histogram(x=result[key], name=label, histnorm="probability density", opacity=0.55)
+figure.update_layout(barmode="overlay", xaxis_title="PSNR between the two images (dB)", height=320, margin={"t": 20})
+st.plotly_chart(figure, width="stretch")
+if independence and "embedded" in independence:
+    e = independence["embedded"]
+    st.write(f"z\\* of {e['count']} test images (found under A): G_A(z\\*) reproduces x at {e['target_psnr_a_mean']:.1f} dB, "
+             f"G_B(z\\*) at {e['target_psnr_b_mean']:.1f} dB.")
