@@ -6,7 +6,9 @@
 
 Inputs: `test:N` or `test:A-B` (Fashion-MNIST test indices, never seen in training), image or .npy
 files, or `examples` (the shipped example images: ten test images, one per class, and two photos).
-Writes DIR/study.json, DIR/arrays.npz, DIR/figures/*.png and DIR/report.md (atomically).
+Writes DIR/study.json, DIR/arrays.npz, DIR/figures/*.png and DIR/report.md (atomically). Each image's
+results are also kept in DIR/cache/, so a stopped run, or a rerun with more images or another
+--twin, recomputes only what changed.
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--random-reference", type=int_range(2, 10_000), default=200, help="N(0, I) seeds for statistics and independence")
     parser.add_argument("--no-umap", action="store_true", help="PCA only (UMAP compiles with numba for ~30 s on first use)")
     parser.add_argument("--steps", type=int_range(1, 1000), default=10)
+    parser.add_argument("--no-cache", action="store_true", help="do not keep per-image results in DIR/cache (a rerun then recomputes them)")
     parser.add_argument("--threads", type=int_range(1, 256), default=None, help="torch threads (default: all cores)")
     return parser
 
@@ -146,7 +149,8 @@ def main(argv: list[str] | None = None) -> int:
                          segment_points=args.segment_points, convergence_seeds=args.convergence_seeds,
                          convergence_iterations=args.convergence_iterations, random_reference=args.random_reference,
                          umap=not args.no_umap, steps=args.steps)
-    result = run_study(generator, images, config, embedder=embedder, twin=twin, ood_in=ood_in, ood_out=ood_out)
+    result = run_study(generator, images, config, embedder=embedder, twin=twin, ood_in=ood_in, ood_out=ood_out,
+                       cache_dir=None if args.no_cache else out / "cache")
     result.summary.update({"generator": str(args.checkpoint), "embedder": embedder_path, "twin": twin_path,
                            "command": "python -m core.study " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:])),
                            "torch_threads": torch.get_num_threads(), "machine": f"{os.cpu_count()} CPU cores"})

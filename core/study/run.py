@@ -9,14 +9,21 @@
 
 from __future__ import annotations
 
+import hashlib
+import io
+import json
+import os
 import time
 from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
 import torch
 from tqdm import tqdm
 
+from core.atomic import atomic_path
+from core.checkpoint import content_hash
 from core.embedding import embed
 from core.generator import DiffusionGenerator
 from core.seeds import seeded_noise
@@ -85,10 +92,15 @@ def run_study(
     ood_in: torch.Tensor | None = None,
     ood_out: torch.Tensor | None = None,
     progress: Callable[[str], None] | None = None,
+    cache_dir: str | os.PathLike | None = None,
 ) -> StudyResult:
     """Every probe of the study for `images`; `ood_in`/`ood_out` ((n, C, H, W) in [0, 1]) are extra test
     images and foreign photos for the out-of-distribution AUROC of seed statistics; `twin` a generator
-    trained by the same recipe from another initialization (network independence)."""
+    trained by the same recipe from another initialization (network independence).
+
+    With `cache_dir`, each image's results (the expensive part: cloud, Jacobian, probes) are kept
+    there, keyed by the image, the generator's weights, the embedder and the settings, so a run
+    that was stopped, or a rerun with another twin or more images, reuses them."""
     if not images:
         raise StudyInputError("the study needs at least one image")
     if len({i.name for i in images}) != len(images):
@@ -114,7 +126,13 @@ def run_study(
 
     for item in images:
         note(f"{item.name}: seeds")
-        image_summary, image_arrays, image_members, named = _study_one_image(generator, item, config, levels, embedder, note)
+        cache_file = _cache_path(cache_dir, generator, embedder, config, item) if cache_dir else None
+        if cache_file is not None and cache_file.is_file():
+            image_summary, image_arrays, image_members, named = _load_cached(cache_file, item)
+        else:
+            image_summary, image_arrays, image_members, named = _study_one_image(generator, item, config, levels, embedder, note)
+            if cache_file is not None:
+                _save_cached(cache_file, image_summary, image_arrays, image_members, named)
         summary["images"][item.name] = image_summary
         arrays.update({f"{item.name}/{k}": v for k, v in image_arrays.items()})
         for level, seeds in image_members.items():
@@ -327,6 +345,36 @@ def _study_one_image(generator, item: StudyImage, config: StudyConfig, levels: l
             arrays[f"path_{level}_exact_mse"] = profile.mse_to_start_image
         out[level] = report
     return out, arrays, level_members, named
+
+
+def _cache_path(cache_dir, generator, embedder, config: StudyConfig, item: StudyImage) -> Path:
+    digest = hashlib.sha256()
+    digest.update(content_hash(generator.state_dict()).encode())
+    digest.update((content_hash(embedder.state_dict()) if embedder is not None else "no embedder").encode())
+    digest.update(json.dumps(_config_summary(config), sort_keys=True, default=str).encode())
+    digest.update(item.image.contiguous().numpy().tobytes())
+    return Path(cache_dir) / f"{item.name}-{digest.hexdigest()[:16]}.npz"
+
+
+def _save_cached(path: Path, summary: dict, arrays: dict, members: dict, named: dict) -> None:
+    payload = {f"arrays/{k}": v for k, v in arrays.items()}
+    payload.update({f"members/{k}": v.numpy() for k, v in members.items()})
+    payload.update({f"named/{k}": v.numpy() for k, v in named.items()})
+    payload["summary_json"] = np.frombuffer(json.dumps(summary, default=float).encode(), dtype=np.uint8)
+    buffer = io.BytesIO()
+    np.savez(buffer, **payload)
+    with atomic_path(path) as temporary:
+        temporary.write_bytes(buffer.getvalue())
+
+
+def _load_cached(path: Path, item: StudyImage):
+    with np.load(path, allow_pickle=False) as archive:
+        data = {key: archive[key] for key in archive.files}
+    summary = json.loads(data["summary_json"].tobytes().decode())
+    arrays = {k[7:]: v for k, v in data.items() if k.startswith("arrays/")}
+    members = {k[8:]: torch.from_numpy(v) for k, v in data.items() if k.startswith("members/")}
+    named = {k[6:]: torch.from_numpy(v) for k, v in data.items() if k.startswith("named/")}
+    return summary, arrays, members, named
 
 
 def _direction_images(generator, exact, geometry, eps, k, steps) -> np.ndarray:
