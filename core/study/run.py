@@ -280,7 +280,8 @@ def _study_one_image(generator, item: StudyImage, config: StudyConfig, levels: l
 
     note(f"{item.name}: cloud of {config.cloud_size}")
     eps_levels = [mse_from_psnr(p) for p in levels]
-    cloud = sample_cloud(generator, x, config.cloud_size, eps_levels[0], config.cloud)
+    cloud = sample_cloud(generator, x, config.cloud_size, eps_levels[0], config.cloud,
+                         progress=lambda it, total, inside, n: note(f"{item.name}: cloud, iteration {it}/{total}, {inside}/{n} inside"))
     out["cloud"] = cloud.summary()
     arrays.update({"cloud_starts": cloud.starts.numpy(), "cloud_seeds": cloud.seeds.numpy(), "cloud_mse": cloud.mse.numpy(),
                    "cloud_iterations": cloud.iterations.numpy()})
