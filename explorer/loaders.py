@@ -462,6 +462,12 @@ def compare_two_generators(dir_a: str, dir_b: str, count: int, steps: int) -> di
 
 # --- The findings table (Overview) ---
 
+def locally_injective(geometry: dict) -> bool | None:
+    """The study's verdict on local injectivity (named `locally_injective_certified` since the float32 round-off
+    bound; older folders say `locally_injective`)."""
+    return geometry.get("locally_injective_certified", geometry.get("locally_injective"))
+
+
 def _pooled(rows: list[tuple[int, int]]) -> str:
     inside, total = sum(r[0] for r in rows), sum(r[1] for r in rows)
     return f"{inside}/{total} ({100 * inside / total:.0f}%)" if total else "n/a"
@@ -479,9 +485,9 @@ def findings_table(summary: dict) -> pd.DataFrame:
     clouds = [(v["cloud"]["inside"], v["cloud"]["seeds"]) for v in images.values()]
     add("Does descent from random starts reach emb(x)? (cloud seeds inside)", levels[0], _pooled(clouds))
     geometry = [v["local_geometry"] for v in images.values()]
-    injective = sum(g["locally_injective"] for g in geometry)
+    injective = sum(bool(locally_injective(g)) for g in geometry)
     conditions = np.array([g["condition_number"] for g in geometry], dtype=float)
-    add("Is emb(x) a point or a set? (G locally injective at z*: all Jacobian singular values > 0)", "eps -> 0",
+    add("Is emb(x) a point or a set? (G certified locally injective at z*: smallest Jacobian singular value above float32 round-off)", "eps -> 0",
         f"{injective}/{len(geometry)} images; condition number median {np.nanmedian(conditions):.3g}")
     for level in levels:
         eps = dict(zip(levels, summary["config"]["eps_levels"]))[level]

@@ -2,12 +2,14 @@
 
 import numpy as np
 import plotly.express as px
+import plotly.graph_objects as go
 import streamlit as st
 
 from explorer.loaders import (current_study, generate_from, mse_to, project_groups, projection_points, psnr_db,
                               seeds_display, study_generator, to_display)
 
 POINT_KEY = "clouds_point"
+SYMBOLS = {"cloud seed": "circle", "z*": "diamond", "network E(x)": "square", "DDIM inversion": "x", "random N(0, I)": "cross"}
 
 st.title("Clouds and projections")
 study = current_study()
@@ -36,9 +38,13 @@ def _pick(chart_key: str) -> None:
     points = (event or {}).get("selection", {}).get("points", [])
     if points:
         row = points[0].get("customdata")
-        row = row[0] if isinstance(row, (list, tuple)) else row
-        if row is not None and 0 <= int(row) < len(labels):
+        row = row[0] if isinstance(row, (list, tuple)) and row else row
+        if isinstance(row, (int, float)) and 0 <= int(row) < len(labels):
             st.session_state[POINT_KEY] = labels[int(row)]
+
+
+def _hover(label: str, psnr: float | None) -> str:
+    return label if psnr is None or np.isnan(psnr) else f"{label}<br>PSNR of G(seed) to its image {psnr:.1f} dB"
 
 
 colours = {name: colour for name, colour in zip(study.names, px.colors.qualitative.Dark24)}
@@ -57,13 +63,23 @@ for column, method in zip(columns, ("umap", "pca")):
                 projected = project_groups(groups, "umap")
             entry = (table.assign(x=projected["coordinates"][:, 0], y=projected["coordinates"][:, 1]), seeds)
         points = entry[0]
-        figure = px.scatter(points, x="x", y="y", color="image", symbol="kind", custom_data=["row"], color_discrete_map=colours,
-                            hover_name="label", hover_data={"psnr_db": ":.1f", "x": False, "y": False, "image": False, "kind": False},
-                            labels={"psnr_db": "PSNR of G(seed) to x (dB)"}, height=460)
-        figure.update_traces(marker={"size": 9, "line": {"width": 0.5, "color": "white"}})
+        figure = go.Figure()
+        for (image, kind), part in points.groupby(["image", "kind"], sort=False):
+            first_of_image = part.index[0] == points.index[points["image"] == image][0]
+            figure.add_scatter(x=part["x"], y=part["y"], mode="markers", name=image, legendgroup=image, showlegend=bool(first_of_image),
+                               customdata=part["row"].tolist(),  # a list: plotly sends numpy arrays as typed bytes
+                               hovertext=[_hover(lab, p) for lab, p in zip(part["label"], part["psnr_db"])],
+                               hoverinfo="text", marker={"size": 9, "color": colours.get(image, "black"), "symbol": SYMBOLS.get(kind, "circle"),
+                                                         "line": {"width": 0.5, "color": "white"}})
+        for kind, symbol in SYMBOLS.items():  # a legend for the symbols
+            if kind in set(points["kind"]):
+                figure.add_scatter(x=[None], y=[None], mode="markers", name=kind, legendgroup="kinds",
+                                   marker={"size": 9, "color": "dimgrey", "symbol": symbol})
         selected = labels.index(st.session_state[POINT_KEY])
         figure.add_scatter(x=[points["x"].iloc[selected]], y=[points["y"].iloc[selected]], mode="markers", name="chosen",
                            marker={"size": 18, "color": "rgba(0,0,0,0)", "line": {"width": 2, "color": "black"}}, hoverinfo="skip")
+        axis = "PC" if method == "pca" else "UMAP"
+        figure.update_layout(height=460, xaxis_title=f"{axis} 1", yaxis_title=f"{axis} 2", clickmode="event+select")
         figure.update_layout(legend={"font": {"size": 10}}, margin={"l": 10, "r": 10, "t": 10, "b": 10})
         st.plotly_chart(figure, key=f"clouds_{method}", on_select=lambda k=f"clouds_{method}": _pick(k),
                         selection_mode="points", width="stretch")

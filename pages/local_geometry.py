@@ -4,13 +4,13 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from explorer.loaders import current_study, seeds_display, to_display
+from explorer.loaders import current_study, locally_injective, seeds_display, to_display
 
 st.title("Local geometry")
 study = current_study()
 st.markdown(
     "Near z\\*, G(z\\* + d) ≈ G(z\\*) + J d, with J the Jacobian of G (pixels by seed entries). If every singular value "
-    "σ_i of J is above zero, G is **locally injective**: emb(x) at exact equality is the single point z\\*. At a tolerance ε, "
+    "σ_i of J is above zero (above float32 round-off, to be certain), G is **locally injective**: emb(x) at exact equality is the single point z\\*. At a tolerance ε, "
     "emb_ε(x) is close to an ellipsoid with half-axis sqrt(N ε)/σ_i along the i-th seed direction v_i (N pixels): small σ, "
     "long axis. The images below move z\\* along the most and the least sensitive directions by that half-axis."
 )
@@ -20,8 +20,10 @@ columns = st.columns(4)
 columns[0].metric("largest σ", f"{geometry['sigma_max']:.3g}")
 columns[1].metric("smallest σ", f"{geometry['sigma_min']:.3g}")
 columns[2].metric("condition number", f"{geometry['condition_number']:.3g}")
-columns[3].metric("locally injective", "yes" if geometry["locally_injective"] else "no",
-                  help=f"{geometry['clipped_pixels']} pixels of G(z*) are clipped to [0, 1]; their rows of J do not count")
+verdict = locally_injective(geometry)
+columns[3].metric("locally injective (certified)", {True: "yes", False: "not certified", None: "n/a"}[verdict],
+                  help="yes when the smallest singular value is above float32 round-off (~1e-5 of the largest); "
+                       f"{geometry.get('clipped_pixels', '?')} pixels of G(z*) are clipped to [0, 1] and their rows of J do not count")
 
 figure = go.Figure()
 for other in study.names:

@@ -1,44 +1,286 @@
-"""Streamlit AppTest smoke tests: every page of the explorer runs without exceptions."""
+"""Streamlit AppTest tests: every page of the explorer runs without exceptions and shows the numbers of the study
+it reads. The study pages read a small study of the tiny generator, built once per session (`tiny_study_dir`)."""
 
+from __future__ import annotations
+
+import io
+import re
 from pathlib import Path
 
+import numpy as np
 import pytest
+import torch
 from streamlit.testing.v1 import AppTest
 
-ENTRY = str(Path(__file__).resolve().parent.parent / "explorer" / "Home.py")
+ROOT = Path(__file__).resolve().parent.parent
+ENTRY = str(ROOT / "explorer" / "Home.py")
+STUDY_PAGES = ["clouds", "interpolation", "convexity", "connectivity", "intersection", "local_geometry", "statistics_independence"]
+
+
+def tiny_study_dir(base: Path) -> Path:
+    """A study folder of 3 images of the tiny 8x8 generator (two tolerances, a second generator for independence,
+    PCA only), written by the study's own code (core.study.run + report); built once, then reused (also by the
+    browser test). ~17 s on this 2-core machine."""
+    folder = base / "explorer_study"
+    if (folder / "study" / "report.md").is_file():
+        return folder / "study"
+    from core.checkpoint import save_generator
+    from core.seeds import seeded_noise
+    from core.study.clouds import CloudConfig
+    from core.study.report import write_study
+    from core.study.run import StudyConfig, StudyImage, run_study
+    from tests.conftest import make_tiny_generator
+
+    generator, twin = make_tiny_generator(0), make_tiny_generator(1)
+    generator_dir, twin_dir = save_generator(generator, folder / "tiny"), save_generator(twin, folder / "twin")
+    with torch.no_grad():
+        images = generator.generate(seeded_noise([100, 101, 102], generator.image_shape))
+    items = [StudyImage(f"image{i}", image, f"G(seed {100 + i})", "test" if i < 2 else "file") for i, image in enumerate(images)]
+    config = StudyConfig(psnr_levels=(10.0, 12.0), cloud_size=5, cloud=CloudConfig(iterations=40),
+                         polish=CloudConfig(iterations=100, lr=5e-3, lr_final=1e-4, bf16=False, check_every=10),
+                         convexity_ks=(2, 3), convexity_samples=6, relaxed_pairs=1, convergence_seeds=0, random_reference=12, umap=False)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny tensors: one thread is faster than two on a busy machine
+    try:
+        result = run_study(generator, items, config, twin=twin)
+    finally:
+        torch.set_num_threads(threads)
+    result.summary.update({"generator": str(generator_dir), "twin": str(twin_dir), "embedder": None, "command": "tests/test_explorer.py"})
+    write_study(result, folder / "study")
+    return folder / "study"
+
+
+@pytest.fixture(scope="session")
+def tiny_study(tmp_path_factory) -> Path:
+    return tiny_study_dir(tmp_path_factory.getbasetemp())
 
 
 @pytest.fixture
-def app():
-    return AppTest.from_file(ENTRY, default_timeout=120).run()
+def study(tiny_study, monkeypatch):
+    """(summary, arrays) of the tiny study, with the explorer pointed at it."""
+    from core.study.report import load_study
+
+    monkeypatch.setenv("EMB_STUDY_DIR", str(tiny_study))
+    return load_study(tiny_study)
 
 
-def test_overview(app):
-    assert not app.exception
+def open_page(page: str | None = None) -> AppTest:
+    app = AppTest.from_file(ENTRY, default_timeout=120).run()
+    if page:
+        app.switch_page(f"../pages/{page}.py").run()
+    assert not app.exception, [e.value for e in app.exception]
+    return app
+
+
+def metric(app: AppTest, label: str) -> str:
+    values = [m.value for m in app.metric if m.label.startswith(label)]
+    assert values, f"no metric {label!r} in {[m.label for m in app.metric]}"
+    return values[0]
+
+
+# --- the pages that were there before the study ---
+
+def test_overview(study):
+    app = open_page("overview")
     assert app.title[0].value.startswith("Embedding images")
     assert len(app.get("image")) >= 1  # samples of each shipped generator
+    findings = app.dataframe[0].value
+    cloud = findings[findings["question"].str.startswith("Does descent")]["measured"].iloc[0]
+    inside = sum(v["cloud"]["inside"] for v in study[0]["images"].values())
+    assert cloud.startswith(f"{inside}/15 ")  # 3 images x 5 starts, pooled from study.json
+    assert findings["question"].str.startswith("Is emb_eps(x) convex?").sum() == 2  # one row per tolerance
+    assert findings["question"].str.contains("second generator").any()
 
 
-def test_generate_page(app):
-    app.switch_page("../pages/generate.py").run()
-    assert not app.exception and app.title[0].value == "Generate from seeds"
+def test_generate_page():
+    app = open_page("generate")
+    assert app.title[0].value == "Generate from seeds"
     assert len(app.get("image")) == 1
     app.text_input[0].set_value("7-3").run()  # a bad seed list gives an error, not a crash
     assert not app.exception and "bad seed list item" in app.error[0].value
 
 
-def test_embed_page(app):
-    app.switch_page("../pages/embed.py").run()
-    assert not app.exception
+def test_embed_page():
+    app = open_page("embed")
     app.radio[0].set_value("ddim_inversion").run()
     assert not app.exception
     assert "10 network evaluations" in app.caption[0].value
 
 
-def test_applications_page(app):
-    app.switch_page("../pages/applications.py").run()
-    assert not app.exception and app.title[0].value == "Projection and directions"
+def test_applications_page():
+    app = open_page("applications")
+    assert app.title[0].value == "Projection and directions"
     assert len(app.get("image")) == 2  # the projection row and the direction row
     assert "source class (classifier on the input): Trouser" in app.caption[1].value
     app.selectbox[0].set_value("Bag").run()
     assert not app.exception
+
+
+# --- the study pages ---
+
+def test_study_home(study):
+    summary, _ = study
+    app = open_page()  # the default page
+    assert app.title[0].value == "The shape of emb(x)"
+    assert metric(app, "images") == "3" and metric(app, "tolerances") == "10dB, 12dB"
+    assert metric(app, "cloud starts per image") == "5"
+    assert "Not in this study: out-of-distribution AUROC, UMAP." in [c.value for c in app.caption]
+    assert app.image[0].captions == ["image0 (test)", "image1 (test)", "image2 (file)"]
+
+
+def test_points_are_the_projected_seeds(study):
+    """The Clouds page rebuilds the seed behind each point; projecting those seeds again gives the stored map."""
+    from core.study.projections import project_seeds
+    from core.study.report import load_study
+    from explorer.loaders import Study, projection_points
+
+    summary, arrays = study
+    table, seeds = projection_points(Study(Path("x"), "x", summary, arrays), "pca")
+    assert len(table) == len(seeds) == len(arrays["projection/pca/coordinates"])
+    groups = {g: torch.from_numpy(seeds[(table["group"] == g).to_numpy()]) for g in dict.fromkeys(table["group"])}
+    again = project_seeds(groups, "pca").coordinates
+    assert np.allclose(np.abs(again), np.abs(table[["x", "y"]].to_numpy()), atol=1e-4)  # PCA axes are defined up to sign
+    assert set(table["kind"]) == {"cloud seed", "z*", "DDIM inversion", "random N(0, I)"}
+
+
+def test_clouds_page(study):
+    summary, arrays = study
+    app = open_page("clouds")
+    assert app.title[0].value == "Clouds and projections"
+    assert "UMAP is not in this study" in app.info[0].value
+    assert len(app.get("plotly_chart")) == 1  # PCA (UMAP only on request)
+    point = app.selectbox(key="clouds_point")
+    assert len(point.options) == len(arrays["projection/pca/coordinates"])
+    stored = 10 * np.log10(1 / arrays["image0/members_mse_10dB"][0])
+    assert point.value == "image0 · cloud seed 0"
+    assert abs(float(metric(app, "G(z) against image0").split()[0]) - stored) < 0.05  # G(seed) recomputed = the study's error
+    point.set_value("random seed 3").run()
+    assert not app.exception and not app.metric
+    assert any("no target image" in c.value for c in app.caption)
+    point.set_value("image1 · z*").run()
+    assert float(metric(app, "G(z) against image1").split()[0]) > 40  # z* is near-exact
+
+
+def test_interpolation_page(study):
+    summary, arrays = study
+    app = open_page("interpolation")
+    assert app.caption[0].value == "Precomputed in the study."
+    assert len(app.get("plotly_chart")) == 1
+    worst = 10 * np.log10(1 / arrays["paths_between_images/linear/mse_to_start_image"].max())
+    assert f"worst PSNR to image0 {worst:.1f} dB" in app.markdown[1].value
+    app.selectbox(key="path_to_image").set_value("image0").run()
+    app.selectbox(key="path_to_seed").set_value("cloud seed 1 (10dB)").run()  # a new pair: computed on demand
+    assert not app.exception and not any(c.value == "Precomputed in the study." for c in app.caption)
+    linear = next(m.value for m in app.markdown if m.value.startswith("**linear**"))
+    share = int(re.search(r"(\d+)% at 10dB", linear).group(1))
+    assert 0 <= share <= 100
+    app.selectbox(key="path_to_seed").set_value("z*").run()  # the same seed at both ends is refused politely
+    assert not app.exception and app.warning[0].value == "Choose two different seeds."
+
+
+def test_convexity_page(study):
+    summary, arrays = study
+    app = open_page("convexity")
+    k = app.slider[0]
+    members = len(arrays["image0/members_10dB"])
+    assert (k.min, k.max) == (2, members)  # k out of range cannot be chosen
+    expected = summary["images"]["image0"]["10dB"]["convexity"][0]
+    assert metric(app, "inside emb_ε at 10 dB") == f"{100 * expected['share_inside']:.0f}%"
+    assert metric(app, "combinations") == str(expected["samples"])
+    assert len(app.image) >= 1 and len(app.dataframe) == 1
+    app.slider[1].set_value(60.0).run()  # a tolerance no mixture meets
+    assert metric(app, "inside emb_ε at 60 dB") == "0%"
+    assert (app.slider[1].min, app.slider[1].max) == (5.0, 60.0)
+    k.set_value(members).run()  # stored (k = 3) or computed on demand
+    assert not app.exception and metric(app, "combinations") == str(summary["config"]["convexity_samples"])
+
+
+def test_connectivity_page(study):
+    summary, arrays = study
+    app = open_page("connectivity")
+    graph = summary["images"]["image0"]["10dB"]["connectivity"]
+    assert metric(app, "segments inside") == f"{graph['segments_inside']}/{graph['segments']}"
+    assert metric(app, "components") == str(graph["components"])
+    app.slider[0].set_value(60.0).run()  # no segment is inside at 60 dB: every seed is its own component
+    assert metric(app, "components") == str(graph["seeds"])
+    app.button[0].click().run()
+    assert not app.exception
+    verdict = next(m.value for m in app.markdown if m.value.startswith("**Path"))
+    assert re.match(r"\*\*Path (found|not found)\*\* between seeds \d and \d at 60 dB", verdict)
+    assert len(app.get("plotly_chart")) == 1
+
+
+def test_intersection_page(study):
+    summary, arrays = study
+    app = open_page("intersection")
+    separation = summary["separation"]["10dB"]
+    assert metric(app, "nearest other seed in its own cloud") == f"{100 * separation['self_attribution']:.0f}%"
+    assert metric(app, "pairs disjoint for certain") == f"{summary['disjoint_pairs_by_triangle_inequality']['10dB']}/3"
+    assert len(app.get("plotly_chart")) == 2  # distance histograms and the attribution matrix
+    app.selectbox[0].set_value("12dB").run()
+    assert not app.exception
+    assert metric(app, "pairs disjoint for certain") == f"{summary['disjoint_pairs_by_triangle_inequality']['12dB']}/3"
+
+
+def test_local_geometry_page(study):
+    summary, arrays = study
+    app = open_page("local_geometry")
+    geometry = summary["images"]["image0"]["local_geometry"]
+    assert metric(app, "largest σ") == f"{geometry['sigma_max']:.3g}"
+    assert metric(app, "condition number") == f"{geometry['condition_number']:.3g}"
+    assert len(app.image) == 2 * summary["config"]["sensitive_directions"]  # one row per direction
+    assert len(app.get("plotly_chart")) == 1 + 2  # singular values, then one ellipsoid check per tolerance
+
+
+def test_statistics_independence_page(study):
+    summary, arrays = study
+    app = open_page("statistics_independence")
+    assert "no out-of-distribution section" in app.info[0].value
+    assert metric(app, "same seed, two generators") == f"{np.mean(arrays['independence/random/paired']):.1f} dB"
+    assert metric(app, "unrelated seeds, two generators") == f"{np.mean(arrays['independence/random/unrelated']):.1f} dB"
+    assert len(app.dataframe) == 1 and len(app.dataframe[0].value) == len(summary["statistics"])
+    assert len(app.get("plotly_chart")) == 5  # values, two autocorrelation maps, OOD scores, independence
+
+
+def test_pages_without_a_study(tmp_path, monkeypatch):
+    """A missing study folder: every study page says so, none raises."""
+    monkeypatch.setenv("EMB_STUDY_DIR", str(tmp_path / "nothing"))
+    app = open_page()
+    assert "No study in" in app.info[0].value
+    for page in STUDY_PAGES:
+        app.switch_page(f"../pages/{page}.py").run()
+        assert not app.exception, page
+        assert "No study in" in app.info[0].value, page
+
+
+def test_bad_uploads_get_one_clear_line(tmp_path, monkeypatch):
+    monkeypatch.setenv("EMB_STUDY_DIR", str(tmp_path / "nothing"))
+    app = open_page()
+    wrong = io.BytesIO()
+    np.save(wrong, np.zeros((5, 5)))
+    app.file_uploader[0].set_value([("broken.png", b"not an image", "image/png"),
+                                    ("wrong.npy", wrong.getvalue(), "application/octet-stream")]).run()
+    assert not app.exception
+    errors = [e.value for e in app.error]
+    assert errors[0].startswith("Skipped an upload: broken.png: not a readable image")
+    assert errors[1].startswith("Skipped an upload: wrong.npy: array of shape (5, 5)")
+    assert all("\n" not in e and "Traceback" not in e for e in errors)
+
+
+def test_home_computes_a_new_study(tmp_path, monkeypatch):
+    """The Home page runs core.study on chosen images (the 8x8 digits generator, one example) and the pages then show it."""
+    monkeypatch.setenv("EMB_STUDY_DIR", str(tmp_path / "nothing"))
+    monkeypatch.setenv("EMB_STUDY_CACHE", str(tmp_path / "computed"))
+    app = open_page()
+    next(s for s in app.selectbox if s.label == "generator").set_value("digits").run()
+    next(s for s in app.slider if s.label.startswith("cloud")).set_value(3).run()
+    next(s for s in app.slider if s.label.startswith("descent iterations")).set_value(40).run()
+    next(n for n in app.number_input if n.label.startswith("tolerance")).set_value(12.0).run()
+    assert next(n for n in app.number_input if n.label.startswith("tolerance")).min == 10.0  # refused in the widget
+    next(b for b in app.button if b.label == "Compute the study").click().run(timeout=300)
+    assert not app.exception
+    written = list((tmp_path / "computed").glob("study-*/report.md"))
+    assert len(written) == 1
+    assert metric(app, "images") == "1" and metric(app, "tolerances") == "12dB"
+    app.switch_page("../pages/local_geometry.py").run()
+    assert not app.exception and metric(app, "locally injective") in ("yes", "not certified")
