@@ -26,8 +26,12 @@ if not usable:
 level = middle.selectbox("cloud at", usable, help="the seeds combined are the cloud's members inside emb_ε(x) at this level")
 members = study.members(name, level)
 stored_ks = sorted(int(key.rsplit("_k", 1)[1]) for key in study.arrays if key.startswith(f"{name}/convexity_mse_{level}_k"))
-k = st.slider("k: seeds per combination", min_value=2, max_value=len(members), value=2,
-              help=f"between 2 and the {len(members)} seeds of this cloud; the study stored k = {stored_ks}")
+if len(members) > 2:
+    k = st.slider("k: seeds per combination", min_value=2, max_value=len(members), value=2,
+                  help=f"between 2 and the {len(members)} seeds of this cloud; the study stored k = {stored_ks}")
+else:  # a slider needs two distinct ends
+    k = 2
+    st.caption("k = 2: this cloud has 2 seeds at this tolerance.")
 level_db = float(level[:-2])
 tolerance_db = st.slider("tolerance (PSNR, dB)", min_value=5.0, max_value=60.0, value=min(max(level_db, 5.0), 60.0), step=0.5,
                          help="a mixture is inside when PSNR(G(mixture), x) is at least this")

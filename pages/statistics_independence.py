@@ -7,7 +7,8 @@ import plotly.graph_objects as go
 import streamlit as st
 from scipy.stats import norm
 
-from explorer.loaders import autocorrelation, compare_two_generators, current_study, statistics_groups, to_display, twin_candidate
+from explorer.loaders import (autocorrelation, compare_two_generators, current_study, statistics_groups, study_generator, to_display,
+                              twin_candidate)
 
 st.title("Seed statistics and independence")
 study = current_study()
@@ -83,6 +84,7 @@ else:
         st.stop()
     if not st.toggle(f"compare with `{twin.name}` now (a few seconds)", key="independence_now"):
         st.stop()
+    study_generator(study)  # stops with a message when the study's generator is not here
     result = compare_two_generators(str(study.generator_dir()), str(twin), 64, study.steps)
     source = f"computed now with {twin.name}"
 st.caption(f"Same seeds, generator A (top) and generator B (bottom); {source}.")

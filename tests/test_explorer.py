@@ -84,7 +84,7 @@ def test_overview(study):
     app = open_page("overview")
     assert app.title[0].value.startswith("Embedding images")
     assert len(app.get("image")) >= 1  # samples of each shipped generator
-    findings = app.dataframe[0].value
+    findings = app.table[0].value
     cloud = findings[findings["question"].str.startswith("Does descent")]["measured"].iloc[0]
     inside = sum(v["cloud"]["inside"] for v in study[0]["images"].values())
     assert cloud.startswith(f"{inside}/15 ")  # 3 images x 5 starts, pooled from study.json
@@ -193,6 +193,11 @@ def test_convexity_page(study):
     assert (app.slider[1].min, app.slider[1].max) == (5.0, 60.0)
     k.set_value(members).run()  # stored (k = 3) or computed on demand
     assert not app.exception and metric(app, "combinations") == str(summary["config"]["convexity_samples"])
+    two = next((n for n in summary["images"] if len(arrays[f"{n}/members_12dB"]) == 2), None)  # 2 of 3 here (1 thread)
+    if two is not None:
+        app.selectbox[0].set_value(two).run()
+        app.selectbox[1].set_value("12dB").run()  # a cloud of 2 seeds: k is fixed, no slider from 2 to 2
+        assert not app.exception and "k = 2: this cloud has 2 seeds at this tolerance." in [c.value for c in app.caption]
 
 
 def test_connectivity_page(study):
@@ -284,3 +289,22 @@ def test_home_computes_a_new_study(tmp_path, monkeypatch):
     assert metric(app, "images") == "1" and metric(app, "tolerances") == "12dB"
     app.switch_page("../pages/local_geometry.py").run()
     assert not app.exception and metric(app, "locally injective") in ("yes", "not certified")
+
+
+SHIPPED_STUDY = ROOT / "assets" / "study"
+
+
+@pytest.mark.skipif(not (SHIPPED_STUDY / "study.json").is_file(), reason="the shipped study (assets/study) is not written yet")
+def test_every_page_opens_on_the_shipped_study(monkeypatch):
+    """The shipped study (28x28 generator, UMAP, OOD, network seeds): every page opens without an exception."""
+    from core.study.report import load_study
+
+    monkeypatch.setenv("EMB_STUDY_DIR", str(SHIPPED_STUDY))
+    summary, arrays = load_study(SHIPPED_STUDY)
+    app = open_page()
+    assert metric(app, "images") == str(len(summary["images"]))
+    for page in STUDY_PAGES:
+        app.switch_page(f"../pages/{page}.py").run()
+        assert not app.exception, (page, [e.value for e in app.exception])
+    app.switch_page("../pages/clouds.py").run()
+    assert len(app.get("plotly_chart")) == len(summary["projections"])  # UMAP and PCA side by side when both are stored
