@@ -56,7 +56,7 @@ for column, method in zip(columns, ("umap", "pca")):
         entry = tables[method]
         if entry is None and method == "umap":
             st.info("UMAP is not in this study (it was computed with --no-umap).")
-            if not st.toggle("compute UMAP of these seeds now (~30 s the first time: numba compiles)", key="clouds_umap"):
+            if not st.toggle("compute UMAP of these seeds now (~30 s the first time: numba compiles)", key="clouds_compute_umap"):
                 continue
             with st.spinner("UMAP..."):
                 groups = {g: seeds[(table["group"] == g).to_numpy()] for g in dict.fromkeys(table["group"])}

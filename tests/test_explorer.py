@@ -161,6 +161,15 @@ def test_clouds_page(study):
     assert float(metric(app, "G(z) against image1").split()[0]) > 40  # z* is near-exact
 
 
+def test_clouds_page_computes_umap_on_request(study):
+    summary, arrays = study
+    app = open_page("clouds")
+    app.toggle(key="clouds_compute_umap").set_value(True).run()  # UMAP of the same seeds (numba compiles: ~15 s)
+    assert not app.exception
+    assert len(app.get("plotly_chart")) == 2  # UMAP and PCA side by side
+    assert len(app.selectbox(key="clouds_point").options) == len(arrays["projection/pca/coordinates"])
+
+
 def test_interpolation_page(study):
     summary, arrays = study
     app = open_page("interpolation")
