@@ -38,9 +38,10 @@ st.header("Spatial autocorrelation")
 groups = statistics_groups(study)
 st.caption("Mean 2-D autocorrelation of the group's seeds, zero lag in the centre: white noise is one bright centre pixel.")
 left, right = st.columns(2)
-for column, default in ((left, "random N(0, I)"), (right, next((g for g in groups if g.startswith("z*")), list(groups)[-1]))):
+for column, side, default in ((left, "left", "random N(0, I)"),
+                              (right, "right", next((g for g in groups if g.startswith("z*")), list(groups)[-1]))):
     with column:
-        group = st.selectbox("group", list(groups), index=list(groups).index(default) if default in groups else 0, key=f"ac_{default}")
+        group = st.selectbox("group", list(groups), index=list(groups).index(default) if default in groups else 0, key=f"ac_{side}")
         image = autocorrelation(groups[group])
         shown = px.imshow(image, color_continuous_scale="RdBu_r", zmin=-0.3, zmax=0.3, height=320,
                           labels={"color": "correlation"}, title=f"{group} ({len(groups[group])} seeds)")
