@@ -206,9 +206,6 @@ class Study:
         choices.update({f"cloud seed {i} ({level})": seed for i, seed in enumerate(self.members(name, level))})
         return choices
 
-    def has_section(self, key: str) -> bool:
-        return key in self.summary
-
     def generator_dir(self) -> Path | None:
         return resolve_model_dir(self.summary.get("generator"))
 

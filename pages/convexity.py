@@ -1,6 +1,5 @@
 """Convexity: do convex combinations of k cloud seeds stay inside emb_eps(x)?"""
 
-import numpy as np
 import plotly.express as px
 import streamlit as st
 

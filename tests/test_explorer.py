@@ -131,7 +131,6 @@ def test_study_home(study):
 def test_points_are_the_projected_seeds(study):
     """The Clouds page rebuilds the seed behind each point; projecting those seeds again gives the stored map."""
     from core.study.projections import project_seeds
-    from core.study.report import load_study
     from explorer.loaders import Study, projection_points
 
     summary, arrays = study
