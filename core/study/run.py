@@ -354,7 +354,7 @@ def _cache_path(cache_dir, generator, embedder, config: StudyConfig, item: Study
     digest.update((content_hash(embedder.state_dict()) if embedder is not None else "no embedder").encode())
     digest.update(json.dumps(_config_summary(config), sort_keys=True, default=str).encode())
     digest.update(item.image.contiguous().numpy().tobytes())
-    return Path(cache_dir) / f"{item.name}-{digest.hexdigest()[:16]}.npz"
+    return Path(cache_dir) / f"{digest.hexdigest()[:24]}.npz"  # not the name: the same image under any name is reused
 
 
 def _save_cached(path: Path, summary: dict, arrays: dict, members: dict, named: dict) -> None:
@@ -372,6 +372,7 @@ def _load_cached(path: Path, item: StudyImage):
     with np.load(path, allow_pickle=False) as archive:
         data = {key: archive[key] for key in archive.files}
     summary = json.loads(data["summary_json"].tobytes().decode())
+    summary.update({"source": item.source, "kind": item.kind})  # how this run named the image
     arrays = {k[7:]: v for k, v in data.items() if k.startswith("arrays/")}
     members = {k[8:]: torch.from_numpy(v) for k, v in data.items() if k.startswith("members/")}
     named = {k[6:]: torch.from_numpy(v) for k, v in data.items() if k.startswith("named/")}
