@@ -348,11 +348,16 @@ def _study_one_image(generator, item: StudyImage, config: StudyConfig, levels: l
     return out, arrays, level_members, named
 
 
+# settings that only change the stages across images: a cached image stays valid when they change
+CROSS_IMAGE_SETTINGS = ("convergence_seeds", "convergence_iterations", "random_reference", "umap")
+
+
 def _cache_path(cache_dir, generator, embedder, config: StudyConfig, item: StudyImage) -> Path:
     digest = hashlib.sha256()
     digest.update(content_hash(generator.state_dict()).encode())
     digest.update((content_hash(embedder.state_dict()) if embedder is not None else "no embedder").encode())
-    digest.update(json.dumps(_config_summary(config), sort_keys=True, default=str).encode())
+    per_image = {k: v for k, v in _config_summary(config).items() if k not in CROSS_IMAGE_SETTINGS}
+    digest.update(json.dumps(per_image, sort_keys=True, default=str).encode())
     digest.update(item.image.contiguous().numpy().tobytes())
     return Path(cache_dir) / f"{digest.hexdigest()[:24]}.npz"  # not the name: the same image under any name is reused
 
