@@ -54,15 +54,17 @@ def test_study_writes_json_arrays_figures_and_report(tiny_setup, capsys):
     assert (out / "figures" / "singular_values.png").stat().st_size > 1000
     assert json.loads((out / "study.json").read_text())["command"].startswith("python -m core.study")
     assert "wrote" in capsys.readouterr().out
-    # a rerun reuses each image's cached results (same clouds, no recomputation of the per-image probes)
+    # a rerun reuses each image's cached results (same clouds, no recomputation of the per-image probes),
+    # also when only cross-image settings change
     cached = sorted((out / "cache").glob("*.npz"))
     assert len(cached) == 3
     stamps = [p.stat().st_mtime_ns for p in cached]
-    assert main([*paths, "--out", str(out), "--checkpoint", checkpoint, *FAST]) == 0
+    assert main([*paths, "--out", str(out), "--checkpoint", checkpoint, *FAST, "--convergence-seeds", "1"]) == 0
     again, again_arrays = load_study(out)
     assert again["images"]["image1"]["cloud"] == summary["images"]["image1"]["cloud"]
     assert np.array_equal(again_arrays["image1/cloud_seeds"], arrays["image1/cloud_seeds"])
     assert [p.stat().st_mtime_ns for p in cached] == stamps
+    assert again_arrays["convergence/distance_to_exact"].shape[1] == 1
 
 
 @pytest.mark.parametrize("extra, message", [
