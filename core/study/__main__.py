@@ -120,6 +120,15 @@ def _optional_model(value: str | None, default: Path, loader, what: str):
     return loader(path), str(path)
 
 
+def _shown(path: str | None) -> str | None:
+    """A path as the user would type it from the project root (relative when inside it)."""
+    if path is None:
+        return None
+    resolved = Path(path).resolve()
+    root = ASSETS.parent
+    return str(resolved.relative_to(root)) if resolved.is_relative_to(root) else str(resolved)
+
+
 @cli_main
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
@@ -151,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
                          umap=not args.no_umap, steps=args.steps)
     result = run_study(generator, images, config, embedder=embedder, twin=twin, ood_in=ood_in, ood_out=ood_out,
                        cache_dir=None if args.no_cache else out / "cache")
-    result.summary.update({"generator": str(args.checkpoint), "embedder": embedder_path, "twin": twin_path,
+    result.summary.update({"generator": _shown(args.checkpoint), "embedder": _shown(embedder_path), "twin": _shown(twin_path),
                            "command": "python -m core.study " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:])),
                            "torch_threads": torch.get_num_threads(), "machine": f"{os.cpu_count()} CPU cores"})
     report = write_study(result, out, title="The shape of emb(x)")
