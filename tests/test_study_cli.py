@@ -48,7 +48,7 @@ def test_study_writes_json_arrays_figures_and_report(tiny_setup, capsys):
     assert arrays["convergence/distance_to_exact"].shape[1] == 2
     assert "pca" in summary["projections"] and "umap" not in summary["projections"]
     report = (out / "report.md").read_text()
-    for section in ("## Clouds and single seeds", "## Is emb(x) a point or a set?", "## Convexity", "## Connectivity",
+    for section in ("## Findings", "## Clouds and single seeds", "## Is emb(x) a point or a set?", "## Convexity", "## Connectivity",
                     "## Intersection and separation", "## Seed statistics"):
         assert section in report
     assert (out / "figures" / "singular_values.png").stat().st_size > 1000

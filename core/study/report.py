@@ -56,7 +56,7 @@ def write_study(result: StudyResult, directory: str | os.PathLike, title: str = 
     with atomic_path(directory / ARRAYS_NAME) as temporary:
         temporary.write_bytes(buffer.getvalue())
     figure_names = _write_figures(result, directory / FIGURES_DIR)
-    report = render_markdown(result.summary, figure_names, title)
+    report = render_markdown(result.summary, figure_names, title, result.arrays)
     with atomic_path(directory / REPORT_NAME) as temporary:
         temporary.write_text(report)
     return directory / REPORT_NAME
@@ -141,12 +141,123 @@ def _table(header: list[str], rows: list[list]) -> str:
     return "\n".join(lines)
 
 
-def render_markdown(s: dict, figure_names: dict[str, str], title: str) -> str:
+def _pooled(successes: int, trials: int) -> str:
+    from core.study.convexity import share_with_interval
+
+    if trials == 0:
+        return "n/a (no samples)"
+    share, low, high = share_with_interval(successes, trials)
+    return f"{successes}/{trials} = {100 * share:.0f}% (95% CI {100 * low:.0f}-{100 * high:.0f}%)"
+
+
+def findings(s: dict, a: dict[str, np.ndarray]) -> list[list[str]]:
+    """The answers, pooled over the study's images: [question, answer with numbers]."""
+    images = s["images"]
+    levels = s["levels"]
+    rows: list[list[str]] = []
+    clouds = [v["cloud"] for v in images.values()]
+    inside, total = sum(c["inside"] for c in clouds), sum(c["seeds"] for c in clouds)
+    rows.append(["Can descent from random starts reach emb(x)?",
+                 f"{_pooled(inside, total)} of the seeds reached {levels[0]} within {s['config']['cloud']['iterations']} iterations; "
+                 + ", ".join(f"{sum(v.get(f'polish_{lv}', {}).get('inside', 0) for v in images.values())}/"
+                             f"{sum(v.get(f'polish_{lv}', {}).get('seeds', 0) for v in images.values())} of those reached {lv} "
+                             f"after {s['config']['polish']['iterations']} more" for lv in levels[1:])])
+    moved = np.mean([c["distance_from_start_mean"] for c in clouds])
+    apart = np.mean([c["pairwise_distance_mean"] for c in clouds])
+    rows.append(["Where are the cloud's seeds?",
+                 f"descent moves a seed {moved:.1f} from its start (|z| ~ {np.sqrt(a[next(iter(images)) + '/image'].size):.0f}); the seeds of one image stay "
+                 f"{apart:.1f} apart on average, as far as independent N(0, I) seeds ({clouds[0]['independent_seed_distance']:.1f})"])
+    pixels = a[next(iter(images)) + "/image"].size
+    beyond = {lv: [] for lv in levels}
+    sigma_median, certified = [], 0
+    for name, v in images.items():
+        sv = a[f"{name}/singular_values"]
+        sigma_median.append(np.median(sv))
+        certified += bool(v["local_geometry"].get("locally_injective_certified", v["local_geometry"].get("locally_injective")))
+        for lv, eps in zip(levels, s["config"]["eps_levels"]):
+            beyond[lv].append(np.mean(np.sqrt(pixels * eps) / np.maximum(sv, 1e-30) > np.sqrt(sv.size)))
+    large = np.mean(beyond[levels[-1]]) > 0.1
+    rows.append(["Is emb(x) a point or a set?",
+                 f"exactly (eps -> 0) one point z* per image where G is locally injective: the Jacobian's smallest singular value is above "
+                 f"float32 round-off at {certified}/{len(images)} images. Median singular value {np.median(sigma_median):.2g}, largest "
+                 f"~{np.median([v['local_geometry']['sigma_max'] for v in images.values()]):.2g}; "
+                 + "; ".join(f"at {lv} the first-order ellipsoid reaches past the seed shell (half-axis > sqrt(D)) along "
+                             f"{100 * np.mean(beyond[lv]):.0f}% of the directions" for lv in levels)
+                 + (". At these tolerances emb(x) is a large set, elongated along most seed directions" if large
+                    else ". At these tolerances emb(x) is a bounded neighbourhood of z*")])
+    ratios = [v[levels[0]]["ellipsoid"]["measured_over_predicted_median"] for v in images.values() if "ellipsoid" in v.get(levels[0], {})]
+    if ratios:
+        ratio = float(np.median(ratios))
+        rows.append(["Does the first-order ellipsoid describe the clouds?",
+                     (f"yes: the cloud seeds' measured MSE is {ratio:.2g} x the first-order prediction (median over images)" if 0.5 <= ratio <= 2 else
+                      f"no: cloud seeds are far outside its linear range; their measured MSE is {ratio:.2g} x the first-order prediction "
+                      "(median over images): G saturates along the directions descent moves")])
+    if "convergence" in s:
+        c = s["convergence"]
+        rows.append(["Does long descent approach z*?",
+                     f"{c['seeds']} descents of {c['iterations']} iterations ({c['image']}): distance to z* {c['distance_to_exact_start_mean']:.1f} -> "
+                     f"{c['distance_to_exact_end_mean']:.1f} (min {c['distance_to_exact_end_min']:.1f}) at {c['psnr_end_mean_db']:.1f} dB: "
+                     + ("they do not approach z*; distant seeds give the same image" if c["distance_to_exact_end_min"] > 0.5 * c["distance_to_exact_start_mean"]
+                        else "they approach z*")])
+    for lv in levels:
+        pairs = [(c["k"], round(c["share_inside"] * c["samples"]), c["samples"]) for v in images.values() for c in v.get(lv, {}).get("convexity", [])]
+        if pairs:
+            two = [p for p in pairs if p[0] == 2]
+            more = [p for p in pairs if p[0] > 2]
+            rows.append([f"Is emb(x) convex at {lv}?",
+                         f"random mixes of 2 seeds inside: {_pooled(sum(p[1] for p in two), sum(p[2] for p in two))}; "
+                         f"of 3 or more: {_pooled(sum(p[1] for p in more), sum(p[2] for p in more))}"])
+        graphs = [v[lv]["connectivity"] for v in images.values() if "connectivity" in v.get(lv, {})]
+        if graphs:
+            relaxed = [p for v in images.values() for p in v.get(lv, {}).get("relaxed_paths", [])]
+            rows.append([f"Is emb(x) connected at {lv}?",
+                         f"straight segments inside: {_pooled(sum(g['segments_inside'] for g in graphs), sum(g['segments'] for g in graphs))}; "
+                         f"components per cloud: {', '.join(str(g['components']) + '/' + str(g['seeds']) for g in graphs)}; "
+                         f"relaxed paths found {sum(p['exists'] for p in relaxed)}/{len(relaxed)} (closest worst-point PSNR "
+                         f"{(-10 * np.log10(min([p['worst_point_mse'] for p in relaxed]))) if relaxed else float('nan'):.1f} dB)"])
+    if s.get("image_pairs"):
+        separation = s.get("separation", {}).get(levels[0], {})
+        disjoint = s["disjoint_pairs_by_triangle_inequality"]
+        all_disjoint = all(n == s["image_pairs"] for n in disjoint.values())
+        rows.append(["Do the sets of two images intersect?",
+                     ("no, certainly: " if all_disjoint else "certainly not for ") + ", ".join(f"{n}/{s['image_pairs']} pairs at {lv}" for lv, n in disjoint.items())
+                     + ", whose images are further apart than 2 sqrt(eps) (triangle inequality)"
+                     + (f"; yet the clouds interleave: a seed's nearest other seed is in its own cloud {100 * separation['self_attribution']:.0f}% of the time, "
+                        f"between-cloud distances {separation['between_distance_mean']:.1f} vs within {separation['within_distance_mean']:.1f}" if separation else "")])
+    hull = [p for v in images.values() for p in v.get(levels[0], {}).get("canonical", [])]
+    if hull:
+        by_name: dict[str, list] = {}
+        for p in hull:
+            by_name.setdefault(p["name"], []).append(p)
+        rows.append(["Where do single-answer methods put their seed?",
+                     "; ".join(f"{n}: in the cloud's hull {sum(p['in_hull'] for p in ps)}/{len(ps)}, {np.mean([p['distance_to_cloud_mean'] for p in ps]):.1f} "
+                               f"from its mean (cloud spread {np.mean([p['cloud_spread'] for p in ps]):.1f}), |z|/sqrt(D) {np.mean([p['norm'] for p in ps]):.2f}"
+                               for n, ps in by_name.items())])
+    if "ood" in s:
+        o = s["ood"]
+        rows.append(["Do seed statistics flag foreign images?",
+                     f"AUROC {o['auroc']:.3f} (95% CI {o['ci_low']:.3f}-{o['ci_high']:.3f}) for z* of {o['photos']} photos vs {o['test_images']} test images, "
+                     f"by the spatial autocorrelation of z*, although z* reproduces the photos at {o['exact_psnr_photos_mean_db']:.0f} dB"])
+    if "independence" in s:
+        r = s["independence"]["random"]
+        text = (f"random seeds: the two generators' images are {r['paired_mean']:.1f} dB apart for the same seed vs {r['unrelated_cross_mean']:.1f} dB "
+                f"for unrelated seeds (difference CI {r['difference_ci'][0]:.1f}-{r['difference_ci'][1]:.1f} dB)")
+        if "embedded" in s["independence"]:
+            e = s["independence"]["embedded"]
+            text += f"; z* of test images: G_a(z*) = x at {e['target_psnr_a_mean']:.0f} dB, G_b(z*) only {e['target_psnr_b_mean']:.1f} dB"
+        rows.append(["Does a seed mean the same image under another network?", text])
+    return rows
+
+
+def render_markdown(s: dict, figure_names: dict[str, str], title: str, a: dict[str, np.ndarray] | None = None) -> str:
     """The report: one section per question, numbers in tables, figures linked."""
     levels = s["levels"]
     out = [f"# {title}", "", f"Generator: `{s.get('generator', '?')}`; {len(s['images'])} images; tolerances {', '.join(levels)} "
            f"(eps = {', '.join(_fmt(e) for e in s['config']['eps_levels'])} MSE); cloud: {s['config']['cloud_size']} descent starts per image; "
            f"{_fmt(s.get('seconds', 0) / 60)} minutes. Command: `{s.get('command', 'python -m core.study')}`", ""]
+
+    if a is not None:
+        out += ["## Findings", "", _table(["question", "answer (pooled over the images)"], findings(s, a)), ""]
 
     def figure(key: str, caption: str) -> None:
         if key in figure_names:
