@@ -14,6 +14,15 @@ def inline(match: re.Match) -> str:
     return f"<!-- results:{name} -->\n{body}\n<!-- /results:{name} -->"
 
 
+def inline_study(match: re.Match) -> str:
+    """<!-- study:NAME --> blocks take the findings table of the study folder assets/NAME."""
+    name = match.group(1)
+    path = ROOT / "assets" / name / "findings.md"
+    body = path.read_text().strip() if path.is_file() else "(no study yet: run `python -m core.study examples --out assets/study`)"
+    return f"<!-- study:{name} -->\n{body}\n<!-- /study:{name} -->"
+
+
 readme = re.sub(r"<!-- results:(\w+) -->.*?<!-- /results:\1 -->", inline, readme, flags=re.S)
+readme = re.sub(r"<!-- study:(\w+) -->.*?<!-- /study:\1 -->", inline_study, readme, flags=re.S)
 (ROOT / "README.md").write_text(readme)
 print("README.md updated")

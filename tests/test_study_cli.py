@@ -52,6 +52,7 @@ def test_study_writes_json_arrays_figures_and_report(tiny_setup, capsys):
                     "## Intersection and separation", "## Seed statistics"):
         assert section in report
     assert (out / "figures" / "singular_values.png").stat().st_size > 1000
+    assert "| Is emb(x) a point or a set? |" in (out / "findings.md").read_text()
     assert json.loads((out / "study.json").read_text())["command"].startswith("python -m core.study")
     assert "wrote" in capsys.readouterr().out
     # a rerun reuses each image's cached results (same clouds, no recomputation of the per-image probes),

@@ -16,6 +16,7 @@ from core.study import figures
 from core.study.run import StudyResult
 
 SUMMARY_NAME, ARRAYS_NAME, REPORT_NAME, FIGURES_DIR = "study.json", "arrays.npz", "report.md", "figures"
+FINDINGS_NAME = "findings.md"
 
 
 def _jsonable(value):
@@ -59,6 +60,8 @@ def write_study(result: StudyResult, directory: str | os.PathLike, title: str = 
     report = render_markdown(result.summary, figure_names, title, result.arrays)
     with atomic_path(directory / REPORT_NAME) as temporary:
         temporary.write_text(report)
+    with atomic_path(directory / FINDINGS_NAME) as temporary:  # the table alone, for the README
+        temporary.write_text(render_findings(result.summary, result.arrays))
     return directory / REPORT_NAME
 
 
@@ -247,6 +250,13 @@ def findings(s: dict, a: dict[str, np.ndarray]) -> list[list[str]]:
             text += f"; z* of test images: G_a(z*) = x at {e['target_psnr_a_mean']:.0f} dB, G_b(z*) only {e['target_psnr_b_mean']:.1f} dB"
         rows.append(["Does a seed mean the same image under another network?", text])
     return rows
+
+
+def render_findings(s: dict, a: dict[str, np.ndarray]) -> str:
+    """The findings table with the command and the generator, as markdown."""
+    head = (f"`{s.get('command', 'python -m core.study')}` ({len(s['images'])} images, generator `{s.get('generator', '?')}`, "
+            f"{s.get('torch_threads', '?')} torch threads, {_fmt(s.get('seconds', 0) / 60)} minutes)")
+    return head + "\n\n" + _table(["question", "answer (pooled over the images)"], findings(s, a)) + "\n"
 
 
 def render_markdown(s: dict, figure_names: dict[str, str], title: str, a: dict[str, np.ndarray] | None = None) -> str:
