@@ -4,7 +4,7 @@ export STREAMLIT_BROWSER_GATHER_USAGE_STATS := false
 export HF_HUB_OFFLINE := 1
 PY := .venv/bin/python
 
-.PHONY: setup demo explorer test benchmarks
+.PHONY: setup demo explorer test benchmarks study
 setup:
 	bash scripts/setup.sh
 
@@ -23,4 +23,9 @@ benchmarks: setup
 	$(PY) -m benchmarks.embedding
 	$(PY) -m benchmarks.applications
 	$(PY) -m benchmarks.demo_load
+	$(PY) scripts/update_readme.py
+
+# the shipped emb(x) study (assets/study); each image's results are cached in assets/study/cache
+study: setup
+	$(PY) -m core.study examples --out assets/study --cloud-size 8 --convergence-iterations 600 --ood-test-images 100 --ood-photos 100
 	$(PY) scripts/update_readme.py
