@@ -19,6 +19,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SPACE_FILES = ["demo_app.py", "core", "assets", "LICENSE"]
+ASSETS_NOT_FOR_THE_DEMO = ("study", "fashion-twin")  # the explorer's precomputed study and the independence twin
 RUNTIME_PACKAGES = ["torch", "numpy", "scipy", "pillow", "safetensors", "tqdm", "scikit-learn", "scikit-image", "gradio"]
 
 
@@ -43,7 +44,8 @@ def build_space(target: Path) -> Path:
     for name in SPACE_FILES:
         source = ROOT / name
         if source.is_dir():
-            shutil.copytree(source, target / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+            skipped = ["__pycache__", "*.pyc"] + (list(ASSETS_NOT_FOR_THE_DEMO) if name == "assets" else [])
+            shutil.copytree(source, target / name, ignore=shutil.ignore_patterns(*skipped))
         elif source.is_file():
             shutil.copy2(source, target / name)
     shutil.copy2(ROOT / "space" / "README.md", target / "README.md")
