@@ -110,7 +110,7 @@ def test_gd_several_seeds_from_one_start_differ(tiny_generator, targets):
 
 def test_hybrid_from_a_few_fixed_point_iterations(tiny_generator, targets):
     from core.embedding import POLISH_RECIPE
-    start = embed(tiny_generator, targets, "fixed_point", fixed_point_iterations=1)
+    start = embed(tiny_generator, targets, "fixed_point", fixed_point_iterations=1, fixed_point_mode="fixed")
     polished = embed(tiny_generator, targets, "hybrid", hybrid_start="fixed_point", fixed_point_iterations=1, descent=POLISH_RECIPE)
     assert (polished.mse <= start.mse + 1e-9).all() and polished.mse.mean() < start.mse.mean()
     assert polished.nfe == start.nfe + POLISH_RECIPE.iterations * 10

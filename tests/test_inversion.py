@@ -1,0 +1,133 @@
+"""Adaptive fixed-point inversion on the tiny model: NFE accounting, early stopping, re-solves, batch independence."""
+
+import pytest
+import torch
+
+from core.embedding import embed, reconstruct
+from core.inversion import (
+    fixed_point_inversion,
+    fixed_point_invert,
+    invert_to_target,
+    solve_per_image,
+    step_weights,
+)
+from core.sampling import ddim_generate
+from core.seeds import seeded_noise
+
+
+class CountingDenoiser(torch.nn.Module):
+    """Wraps a denoiser and counts calls and rows (one row = one image evaluated once)."""
+
+    def __init__(self, denoiser):
+        super().__init__()
+        self.denoiser, self.calls, self.rows = denoiser, 0, 0
+
+    def forward(self, noisy_images, noise_variances):
+        self.calls += 1
+        self.rows += noisy_images.shape[0]
+        return self.denoiser(noisy_images, noise_variances)
+
+
+@pytest.fixture
+def normalized(tiny_generator):
+    """Six images the tiny generator can make (G(z) for known seeds), normalized."""
+    images = reconstruct(tiny_generator, seeded_noise(list(range(11, 17)), tiny_generator.image_shape))
+    return tiny_generator.normalize(images)
+
+
+@pytest.fixture
+def unreachable():
+    """Six normalized images that the random tiny generator cannot make exactly: errors well above rounding."""
+    return torch.randn(6, 1, 8, 8, generator=torch.Generator().manual_seed(0))
+
+
+def test_nfe_equals_the_evaluations_made(tiny_generator, normalized):
+    counter = CountingDenoiser(tiny_generator.unet)
+    inversion = fixed_point_inversion(counter, normalized, steps=10, tolerance=1e-4, iterations=8)
+    assert int(inversion.nfe.sum()) == counter.rows  # images that left the batch were not evaluated further
+    assert len(set(inversion.nfe.tolist())) > 1  # the images did stop at different counts
+    assert torch.equal(inversion.nfe, 1 + inversion.step_nfe.sum(1))  # the naive start of step 1, then each solve
+    assert (inversion.step_nfe >= 1).all() and (inversion.step_nfe <= 8).all()
+
+
+def test_nfe_with_checks_and_re_solves(tiny_generator, normalized):
+    counter = CountingDenoiser(tiny_generator.unet)
+
+    def check(seeds, index):
+        made = ddim_generate(counter, seeds, 10)
+        return (made - normalized[index]).pow(2).flatten(1).mean(1), made
+
+    # an unreachable target: every image is re-solved (3 rounds) and then solved by the fixed schedule
+    inversion = invert_to_target(counter, normalized, check, target=1e-12, steps=10, iterations=4)
+    assert (inversion.solves == 5).all() and inversion.missed.all()
+    # each image's last check is its reconstruction and is not counted; all other evaluations are
+    assert int(inversion.nfe.sum()) == counter.rows - 10 * len(normalized)
+    torch.testing.assert_close(inversion.outputs, ddim_generate(tiny_generator.unet, inversion.seeds, 10))
+
+
+def test_early_stop_never_worse_than_the_full_solve(tiny_generator, unreachable):
+    noise_rate = 0.9
+
+    def fixed_map(v, index):
+        eps = tiny_generator.unet(v, torch.full((len(v),), noise_rate**2))
+        return 0.8 * unreachable[index] + 2 * noise_rate * eps, eps
+
+    start = 0.8 * unreachable
+    tolerance = torch.full((len(unreachable),), 1e-3)
+    _, early_x, _, early_residual, early_nfe = solve_per_image(fixed_map, start, tolerance, iterations=12)
+    _, full_x, _, full_residual, full_nfe = solve_per_image(fixed_map, start, torch.zeros_like(tolerance), iterations=12)
+    assert (full_nfe == 12).all() and (early_nfe < 12).any()
+    assert (early_residual <= torch.maximum(tolerance, full_residual) * (1 + 1e-5)).all()
+    stopped = early_nfe < 12
+    assert (early_residual[stopped] <= tolerance[stopped]).all()
+
+
+def test_re_solves_never_worse_than_the_fixed_schedule(tiny_generator, unreachable):
+    def check(seeds, index):
+        made = ddim_generate(tiny_generator.unet, seeds, 10)
+        return (made - unreachable[index]).pow(2).flatten(1).mean(1), made
+
+    fixed_seeds, _ = fixed_point_invert(tiny_generator.unet, unreachable, 10, 30, tolerance=None)
+    fixed_error = check(fixed_seeds, torch.arange(len(unreachable)))[0]
+    target = float(fixed_error.median())  # about half the images miss it
+    inversion = invert_to_target(tiny_generator.unet, unreachable, check, target, steps=10)
+    assert (inversion.check_error <= torch.maximum(torch.tensor(target), fixed_error) * (1 + 1e-4)).all()
+    assert torch.equal(inversion.missed, inversion.check_error > target)
+    assert (inversion.solves > 1).any()
+
+
+def test_an_image_does_not_depend_on_its_batch_mates(tiny_generator, normalized):
+    alone = fixed_point_inversion(tiny_generator.unet, normalized[:1], tolerance=1e-4, iterations=8)
+    together = fixed_point_inversion(tiny_generator.unet, normalized, tolerance=1e-4, iterations=8)
+    torch.testing.assert_close(together.seeds[:1], alone.seeds, atol=1e-4, rtol=1e-4)
+    assert int(together.nfe[0]) == int(alone.nfe[0])
+
+
+def test_inverts_a_closed_form_denoiser(linear_denoiser):
+    images = torch.linspace(-1, 1, 2 * 16).reshape(2, 1, 4, 4)
+    inversion = fixed_point_inversion(linear_denoiser, images, steps=5, tolerance=1e-5)
+    torch.testing.assert_close(ddim_generate(linear_denoiser, inversion.seeds, 5), images, atol=1e-3, rtol=0)
+    assert inversion.step_errors.max() <= 1e-5 * max(step_weights(5))
+
+
+def test_embed_reports_per_image_nfe_and_misses(tiny_generator):
+    images = reconstruct(tiny_generator, seeded_noise([21, 22, 23], tiny_generator.image_shape))
+    result = embed(tiny_generator, images, "fixed_point")
+    assert result.missed is not None and not result.missed.any() and result.psnr.min() >= 40
+    assert result.nfe == int(result.nfe_per_image.max())
+    unreachable = embed(tiny_generator, images, "fixed_point", fixed_point_target_psnr=200.0, fixed_point_iterations=3)
+    assert unreachable.missed.all()
+    assert (unreachable.nfe_per_image > result.nfe_per_image).all()  # the misses were solved again
+    old = embed(tiny_generator, images, "fixed_point", fixed_point_mode="fixed", fixed_point_iterations=3, steps=4)
+    old_seeds, old_nfe = fixed_point_invert(tiny_generator.unet, tiny_generator.normalize(images), 4, 3, tolerance=None)
+    assert old.nfe_per_image is None and old.nfe == old_nfe and torch.equal(old.seeds, old_seeds)
+
+
+def test_bad_options(tiny_generator, normalized):
+    with pytest.raises(ValueError, match="weights"):
+        fixed_point_inversion(tiny_generator.unet, normalized, steps=4, weights=[1.0, 1.0])
+    with pytest.raises(ValueError, match="tolerance"):
+        fixed_point_inversion(tiny_generator.unet, normalized, tolerance=0.0)
+    images = tiny_generator.denormalize(normalized).clamp(0, 1)
+    with pytest.raises(ValueError, match="fixed_point_mode"):
+        embed(tiny_generator, images, "fixed_point", fixed_point_mode="fast")
