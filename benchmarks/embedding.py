@@ -1,31 +1,47 @@
 """Every embedding method on the same fixed Fashion-MNIST test images (the first N of the test
 split): MSE, PSNR, SSIM (scikit-image), seconds per image, network evaluations, and a picture per
-method (rows: original, seed, reconstruction).
+method (rows: original, seed, reconstruction). With --nfe-curve, also PSNR (mean and minimum)
+against NFE for naive DDIM inversion, the fixed fixed-point schedule and the adaptive solver, as a
+table (inversion_nfe.md), a plot (inversion_nfe.png) and the example photos.
 
     python -m benchmarks.embedding                      # all methods, 500 images (descent from random starts: fewer, stated)
     python -m benchmarks.embedding --methods fixed_point ddim_inversion --images 100
+    python -m benchmarks.embedding --methods ddim_inversion fixed_point fixed_point_fixed --nfe-curve
+
+Rows of methods not run are carried over from the previous results file, with the date they were
+measured.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+import time
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import torch
+from PIL import Image, ImageDraw, ImageFont
 
-from benchmarks.report import RESULTS, write_report
-from core.atomic import save_image
+from benchmarks.report import RESULTS, markdown_table, write_report
+from core.atomic import atomic_path, save_image
 from core.checkpoint import load_generator
 from core.data import load_fashion_mnist
 from core.embedder import load_embedder
 from core.embedding import DESCENT_RECIPE, POLISH_RECIPE, REFINE_RECIPE, embed
 from core.gradient_embedding import ORIGINAL_RECIPE
+from core.image_io import load_image_file
 from core.images import make_grid, seed_to_display
+from core.inversion import DEFAULT_TOLERANCE
 from core.metrics import ssim_per_image
 
 EMBEDDERS = Path("assets/embedders")
+EXAMPLES = Path("assets/examples")
+TARGET_PSNR = 40.0
+ADAPTIVE_LABEL = "fixed_point (adaptive, 40 dB check; new default)"
+FIXED_LABEL = "fixed_point (fixed 30 it/step; before)"
 
 
 def method_runs(args) -> list[tuple[str, dict, int]]:
@@ -35,7 +51,9 @@ def method_runs(args) -> list[tuple[str, dict, int]]:
         if name == "ddim_inversion":
             runs.append(("ddim_inversion", {"method": "ddim_inversion"}, args.images))
         elif name == "fixed_point":
-            runs.append(("fixed_point (30 it/step)", {"method": "fixed_point", "fixed_point_iterations": 30}, args.images))
+            runs.append((ADAPTIVE_LABEL, {"method": "fixed_point", "fixed_point_tolerance": DEFAULT_TOLERANCE}, args.images))
+        elif name == "fixed_point_fixed":
+            runs.append((FIXED_LABEL, {"method": "fixed_point", "fixed_point_mode": "fixed", "fixed_point_iterations": 30}, args.images))
         elif name == "network":
             for folder in sorted(EMBEDDERS.glob("fashion-*")):
                 runs.append((f"network {folder.name.removeprefix('fashion-')}", {"method": "network", "embedder": load_embedder(folder)}, args.images))
@@ -58,15 +76,185 @@ def method_runs(args) -> list[tuple[str, dict, int]]:
     return runs
 
 
+def curve_runs(args) -> list[tuple[str, str, dict]]:
+    """(family, setting, embed() keyword arguments) for each point of the PSNR-vs-NFE curve."""
+    runs = [("naive DDIM inversion", "10 steps", {"method": "ddim_inversion"})]
+    for iterations in args.curve_fixed_iterations:
+        runs.append(("fixed schedule (before)", f"{iterations} it/step",
+                     {"method": "fixed_point", "fixed_point_mode": "fixed", "fixed_point_iterations": iterations}))
+    for scale in args.curve_tolerance_scales:
+        runs.append(("adaptive, no check", f"tolerance {scale:g}x",
+                     {"method": "fixed_point", "fixed_point_target_psnr": None, "fixed_point_tolerance": scale * DEFAULT_TOLERANCE}))
+    for scale in args.curve_check_scales:
+        runs.append(("adaptive + 40 dB check", f"tolerance {scale:g}x" + (" (default)" if scale == 1 else ""),
+                     {"method": "fixed_point", "fixed_point_tolerance": scale * DEFAULT_TOLERANCE}))
+    return runs
+
+
+def evaluate(generator, images: torch.Tensor, options: dict, batch: int) -> dict:
+    """Embed in batches; per-image PSNR and NFE, seconds per image, seeds and reconstructions."""
+    results = [embed(generator, images[i : i + batch], **options) for i in range(0, len(images), batch)]
+    nfe = torch.cat([r.nfe_per_image if r.nfe_per_image is not None else torch.full((len(r.seeds),), r.nfe) for r in results])
+    return {"seeds": torch.cat([r.seeds for r in results]), "reconstructions": torch.cat([r.reconstructions for r in results]),
+            "mse": torch.cat([r.mse for r in results]).numpy(), "psnr": torch.cat([r.psnr for r in results]).numpy(),
+            "nfe": nfe.numpy(), "seconds": sum(r.seconds for r in results) / len(images)}
+
+
 def picture(images: torch.Tensor, seeds: torch.Tensor, reconstructions: torch.Tensor, path: Path, count: int = 10) -> None:
     rows = torch.cat([images[:count], seed_to_display(seeds[:count]), reconstructions[:count]])
     save_image(path, make_grid(rows, columns=min(count, len(images)), scale=3))
 
 
+def previous_rows(name: str, replaced: set[str]) -> list[dict]:
+    """Rows of the last results file whose method family was not measured now, with their date."""
+    path = RESULTS / f"{name}.json"
+    if not path.is_file():
+        return []
+    data = json.loads(path.read_text())
+    kept = []
+    for row in data["rows"]:
+        if row["method"].split(" (")[0] in replaced:
+            continue
+        row = dict(row)
+        row.setdefault("measured", data["date"])
+        row.setdefault("NFE max", row["NFE"])
+        row.setdefault(f"images < {TARGET_PSNR:g} dB", "n/a")
+        kept.append(row)
+    return kept
+
+
+def main_table(args, generator, test_images: torch.Tensor, stamp: str, cache: dict) -> None:
+    rows = []
+    for label, options, count in method_runs(args):
+        images = test_images[:count]
+        measured = cache.get((json.dumps({k: str(v) for k, v in options.items()}, sort_keys=True), count))
+        measured = measured or evaluate(generator, images, options, args.batch)
+        psnr, nfe = measured["psnr"], measured["nfe"]
+        rows.append({"method": label, "images": count, "MSE": float(measured["mse"].mean()), "PSNR mean (dB)": float(psnr.mean()),
+                     "PSNR min (dB)": float(psnr.min()), f"images < {TARGET_PSNR:g} dB": int((psnr < TARGET_PSNR).sum()),
+                     "SSIM": float(ssim_per_image(measured["reconstructions"], images).mean()),
+                     "s/image": measured["seconds"], "images/s": 1 / measured["seconds"], "NFE": float(nfe.mean()),
+                     "NFE max": int(nfe.max()), "seed std": float(measured["seeds"].std()), "measured": stamp})
+        slug = label.split(" (")[0].replace(" ", "_")
+        if options.get("hybrid_start") == "fixed_point":
+            slug += "_fixed_point_start"
+        if options.get("fixed_point_mode") == "fixed":
+            slug += "_fixed"
+        picture(images, measured["seeds"], measured["reconstructions"], RESULTS / f"embedding_{slug}.png")
+        print(rows[-1], flush=True)
+    rows += previous_rows("embedding", {row["method"].split(" (")[0] for row in rows})
+    order = ["network", "ddim_inversion", "fixed_point", "hybrid", "gd"]
+    rows.sort(key=lambda row: next((i for i, o in enumerate(order) if row["method"].startswith(o)), len(order)))
+    columns = [
+        "method", "images", "MSE", "PSNR mean (dB)", "PSNR min (dB)", f"images < {TARGET_PSNR:g} dB", "SSIM", "s/image",
+        "images/s", "NFE", "NFE max", "seed std", "measured"]
+    rows = [{column: row[column] for column in columns} for row in rows]
+    notes = ("Images: the first N test images of Fashion-MNIST (never used in training). Time and NFE count the work to find "
+             "the seed, not the final G(z) that every method needs to show its reconstruction (10 evaluations); adaptive "
+             "fixed_point uses that G(z) as its check (its time includes it), and counts the checks of images it solves again. "
+             "NFE: UNet forward evaluations per image to find the seed, mean and max over the images (descent methods do as "
+             "many backward passes too; the network method evaluates only the embedder). PSNR on [0, 1] pixels, capped at "
+             "120 dB (MSE floor 1e-12). Rows come from runs on different dates (column 'measured'): compare seconds only "
+             "within one date, as the machine's load differed (two training runs shared its 2 cores during the later runs). "
+             "Pictures: benchmarks/results/embedding_*.png (rows: original, seed shown as 0.5 + z/6, reconstruction).")
+    write_report("embedding", "Embedding methods on Fashion-MNIST test images", args.command, rows, notes)
+
+
+def nfe_curve(args, generator, test_images: torch.Tensor, cache: dict) -> None:
+    images = test_images[: args.curve_images]
+    rows, points = [], []
+    for family, setting, options in curve_runs(args):
+        started = time.perf_counter()
+        measured = evaluate(generator, images, options, args.batch)
+        cache[(json.dumps({k: str(v) for k, v in options.items()}, sort_keys=True), len(images))] = measured
+        psnr, nfe = measured["psnr"], measured["nfe"]
+        rows.append({"method": family, "setting": setting, "images": len(images), "NFE mean": float(nfe.mean()), "NFE max": int(nfe.max()),
+                     "PSNR mean (dB)": float(psnr.mean()), "PSNR min (dB)": float(psnr.min()),
+                     f"images < {TARGET_PSNR:g} dB": int((psnr < TARGET_PSNR).sum()), "s/image": measured["seconds"]})
+        points.append((family, float(nfe.mean()), float(psnr.mean()), float(psnr.min())))
+        print(rows[-1], f"({time.perf_counter() - started:.0f} s)", flush=True)
+    examples = example_rows(args, generator)
+    notes = (f"The first {len(images)} Fashion-MNIST test images, the same for every row; NFE per image (UNet evaluations to find "
+             "the seed; the final G(z) is not counted, as in the table above: the adaptive check is that G(z), and the checks of "
+             "images solved again are counted). The fixed schedule runs a naive start and N Anderson iterations per step on every "
+             "image. Adaptive: each image stops each step at a tolerance on its image-space error (0.008 normalized RMS times a "
+             "weight per step, scaled by the factor in 'setting'; core/inversion.py); with the check, images below 40 dB are "
+             "solved again, tighter, from their own trajectory (at most 3 times, then by the fixed schedule). "
+             "Plot: benchmarks/results/inversion_nfe.png.\n\n"
+             f"Example photos ({EXAMPLES}/*.png), one at a time as the demo does, fixed_point default:\n\n"
+             + markdown_table(examples))
+    write_report("inversion_nfe", "Fixed-point inversion: PSNR against network evaluations", args.command, rows, notes)
+    plot_curve(points, RESULTS / "inversion_nfe.png")
+
+
+def example_rows(args, generator) -> list[dict]:
+    rows = []
+    for path in sorted(EXAMPLES.glob("*.png")):
+        image, _ = load_image_file(path, generator.image_shape)
+        new = embed(generator, image[None], "fixed_point")
+        old = embed(generator, image[None], "fixed_point", fixed_point_mode="fixed")
+        rows.append({"image": path.name, "PSNR (dB)": float(new.psnr[0]), "NFE": new.nfe, "missed 40 dB": bool(new.missed[0]),
+                     "PSNR fixed 30 it/step (dB)": float(old.psnr[0]), "NFE fixed": old.nfe})
+    return rows
+
+
+def plot_curve(points: list[tuple[str, float, float, float]], path: Path) -> None:
+    """PSNR mean (filled marks, solid) and minimum (open marks, dashed) against NFE, one colour per family."""
+    width, height, left, right, top, bottom = 900, 560, 70, 250, 40, 60
+    max_nfe = max(nfe for _, nfe, _, _ in points) * 1.05
+    max_psnr = max(80.0, max(mean for _, _, mean, _ in points) + 5)
+    to_x = lambda nfe: left + (width - left - right) * nfe / max_nfe  # noqa: E731
+    to_y = lambda db: height - bottom - (height - top - bottom) * db / max_psnr  # noqa: E731
+    image = Image.new("RGB", (width, height), "white")
+    draw = ImageDraw.Draw(image)
+    font = ImageFont.load_default(size=14)
+    draw.rectangle([left, top, width - right, height - bottom], outline="black")
+    for db in range(0, int(max_psnr) + 1, 10):
+        draw.line([left - 4, to_y(db), left, to_y(db)], fill="black")
+        draw.text((left - 30, to_y(db) - 8), f"{db}", fill="black", font=font)
+    for nfe in range(0, int(max_nfe) + 1, 20):
+        draw.line([to_x(nfe), height - bottom, to_x(nfe), height - bottom + 4], fill="black")
+        draw.text((to_x(nfe) - 8, height - bottom + 6), f"{nfe}", fill="black", font=font)
+    draw.line([left, to_y(TARGET_PSNR), width - right, to_y(TARGET_PSNR)], fill=(150, 150, 150))
+    draw.line([to_x(30), top, to_x(30), height - bottom], fill=(150, 150, 150))
+    draw.text((width - right - 110, to_y(TARGET_PSNR) - 18), "40 dB target", fill=(110, 110, 110), font=font)
+    draw.text((to_x(30) + 4, top + 4), "30 NFE", fill=(110, 110, 110), font=font)
+    draw.text((left + 150, height - 25), "network evaluations per image (mean)", fill="black", font=font)
+    draw.text((8, top - 28), "PSNR (dB): mean (filled, solid), minimum (open, dashed)", fill="black", font=font)
+    colours = [(31, 119, 180), (214, 39, 40), (44, 160, 44), (148, 103, 189), (255, 127, 14)]
+    families = list(dict.fromkeys(family for family, *_ in points))
+    for index, family in enumerate(families):
+        colour = colours[index % len(colours)]
+        mine = sorted((nfe, mean, low) for f, nfe, mean, low in points if f == family)
+        for column, dashed in ((1, False), (2, True)):
+            xy = [(to_x(p[0]), to_y(p[column])) for p in mine]
+            for a, b in zip(xy, xy[1:]):
+                _line(draw, a, b, colour, dashed)
+            for x, y in xy:
+                draw.ellipse([x - 4, y - 4, x + 4, y + 4], fill=None if dashed else colour, outline=colour, width=2)
+        y = top + 10 + 24 * index
+        draw.line([width - right + 15, y + 8, width - right + 40, y + 8], fill=colour, width=3)
+        draw.text((width - right + 46, y), family, fill="black", font=font)
+    with atomic_path(path) as temporary:
+        image.save(temporary, format="PNG")
+
+
+def _line(draw: ImageDraw.ImageDraw, a: tuple[float, float], b: tuple[float, float], colour, dashed: bool) -> None:
+    if not dashed:
+        draw.line([a, b], fill=colour, width=2)
+        return
+    length = max(1.0, float(np.hypot(b[0] - a[0], b[1] - a[1])))
+    for start in np.arange(0.0, length, 10.0):
+        end = min(start + 6.0, length)
+        draw.line([(a[0] + (b[0] - a[0]) * start / length, a[1] + (b[1] - a[1]) * start / length),
+                   (a[0] + (b[0] - a[0]) * end / length, a[1] + (b[1] - a[1]) * end / length)], fill=colour, width=2)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--checkpoint", default="assets/fashion")
-    parser.add_argument("--methods", nargs="+", default=["network", "ddim_inversion", "fixed_point", "hybrid", "gd", "gd_original"])
+    parser.add_argument("--methods", nargs="+",
+                        default=["network", "ddim_inversion", "fixed_point", "fixed_point_fixed", "hybrid", "gd", "gd_original"])
     parser.add_argument("--images", type=int, default=500)
     parser.add_argument("--hybrid-images", type=int, default=500)
     parser.add_argument("--hybrid-iterations", type=int, default=30)
@@ -75,34 +263,22 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--gd-iterations", type=int, default=200)
     parser.add_argument("--original-images", type=int, default=4, help="the article's recipe: about 2 minutes per image here")
     parser.add_argument("--batch", type=int, default=100)
+    parser.add_argument("--nfe-curve", action="store_true", help="also the PSNR-vs-NFE table and plot of the inversion methods")
+    parser.add_argument("--curve-images", type=int, default=500)
+    parser.add_argument("--curve-fixed-iterations", type=int, nargs="+", default=[1, 2, 3, 5, 10, 30])
+    parser.add_argument("--curve-tolerance-scales", type=float, nargs="+", default=[4, 2, 1, 0.5])
+    parser.add_argument("--curve-check-scales", type=float, nargs="+", default=[1])
     args = parser.parse_args(argv)
+    args.command = " ".join(["python -m benchmarks.embedding", *(argv if argv is not None else sys.argv[1:])])
+    torch.set_num_threads(2)
 
     generator = load_generator(args.checkpoint)
     test_images, _ = load_fashion_mnist("test")
-    rows = []
-    for label, options, count in method_runs(args):
-        images = test_images[:count]
-        results = [embed(generator, images[i : i + args.batch], **options) for i in range(0, count, args.batch)]
-        seeds = torch.cat([r.seeds for r in results])
-        reconstructions = torch.cat([r.reconstructions for r in results])
-        mse = torch.cat([r.mse for r in results]).numpy()
-        psnr = torch.cat([r.psnr for r in results]).numpy()
-        seconds = sum(r.seconds for r in results) / count
-        rows.append({"method": label, "images": count, "MSE": float(mse.mean()), "PSNR mean (dB)": float(psnr.mean()),
-                     "PSNR min (dB)": float(psnr.min()), "SSIM": float(ssim_per_image(reconstructions, images).mean()),
-                     "s/image": seconds, "images/s": 1 / seconds, "NFE": results[0].nfe,
-                     "seed std": float(seeds.std())})
-        slug = label.split(" (")[0].replace(" ", "_")
-        if options.get("hybrid_start") == "fixed_point":
-            slug += "_fixed_point_start"
-        picture(images, seeds, reconstructions, RESULTS / f"embedding_{slug}.png")
-        print(rows[-1], flush=True)
-    notes = ("Images: the first N test images of Fashion-MNIST (never used in training). Time and NFE count the work to find "
-             "the seed, not the final G(z) that every method needs to show its reconstruction (10 evaluations). NFE: UNet forward evaluations per image "
-             "to find the seed (descent methods do as many backward passes too; the network method evaluates only the embedder). "
-             "PSNR on [0, 1] pixels, capped at 120 dB (MSE floor 1e-12). Pictures: benchmarks/results/embedding_*.png "
-             "(rows: original, seed shown as 0.5 + z/6, reconstruction).")
-    write_report("embedding", "Embedding methods on Fashion-MNIST test images", " ".join(["python -m benchmarks.embedding", *(argv if argv is not None else sys.argv[1:])]), rows, notes)
+    stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    cache: dict = {}
+    if args.nfe_curve:
+        nfe_curve(args, generator, test_images, cache)
+    main_table(args, generator, test_images, stamp, cache)
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ import torch
 
 from core.generator import DiffusionGenerator
 from core.gradient_embedding import ORIGINAL_RECIPE, DescentConfig, descend
-from core.inversion import ddim_invert, fixed_point_inversion, fixed_point_invert, invert_to_target
+from core.inversion import DEFAULT_TOLERANCE, ddim_invert, fixed_point_inversion, fixed_point_invert, invert_to_target
 
 Method = Literal["gd", "network", "ddim_inversion", "fixed_point", "hybrid"]
 FixedPointMode = Literal["adaptive", "fixed"]
@@ -105,6 +105,7 @@ def embed(
     fixed_point_iterations: int = 30,
     fixed_point_mode: FixedPointMode = "adaptive",
     fixed_point_target_psnr: float | None = 40.0,
+    fixed_point_tolerance: float = DEFAULT_TOLERANCE,
     hybrid_start: HybridStart = "auto",
     random_seed: int = 0,
     progress: Progress | None = None,
@@ -117,7 +118,8 @@ def embed(
     hybrid starts ("auto": the network if `embedder` is given, else DDIM inversion; "fixed_point"
     runs `fixed_point_iterations` per step, pair it with POLISH_RECIPE).
     fixed_point: `fixed_point_mode` "adaptive" (at most `fixed_point_iterations` evaluations per
-    step; with a `fixed_point_target_psnr`, images below it are solved again) or "fixed" (the
+    step, each step stopped at `fixed_point_tolerance` times its weight, see core.inversion; with a
+    `fixed_point_target_psnr`, images below it are solved again) or "fixed" (the
     original: exactly `fixed_point_iterations` per step). `missed` flags images below the target.
     """
     if method not in METHODS:
@@ -152,8 +154,8 @@ def embed(
                 seeds, nfe = fixed_point_invert(generator.unet, normalized, steps, fixed_point_iterations, start=start,
                                                 progress=report, tolerance=None)
             elif fixed_point_target_psnr is None:
-                inversion = fixed_point_inversion(generator.unet, normalized, steps, iterations=fixed_point_iterations,
-                                                  start=start, progress=report)
+                inversion = fixed_point_inversion(generator.unet, normalized, steps, tolerance=fixed_point_tolerance,
+                                                  iterations=fixed_point_iterations, start=start, progress=report)
                 seeds, nfe_per_image = inversion.seeds, inversion.nfe
             else:
                 def check(candidate_seeds: torch.Tensor, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -161,7 +163,7 @@ def embed(
                     return (made - images[index]).pow(2).flatten(1).mean(1), made
 
                 target_mse = 10.0 ** (-float(fixed_point_target_psnr) / 10.0)
-                inversion = invert_to_target(generator.unet, normalized, check, target_mse, steps,
+                inversion = invert_to_target(generator.unet, normalized, check, target_mse, steps, tolerance=fixed_point_tolerance,
                                              iterations=fixed_point_iterations, start=start, progress=report)
                 seeds, nfe_per_image, reconstructions = inversion.seeds, inversion.nfe, inversion.outputs
         if nfe_per_image is not None:
