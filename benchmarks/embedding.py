@@ -162,7 +162,7 @@ def main_table(args, generator, test_images: torch.Tensor, stamp: str, cache: di
 
 def nfe_curve(args, generator, test_images: torch.Tensor, cache: dict) -> None:
     images = test_images[: args.curve_images]
-    rows, points = [], []
+    rows, points, by_setting = [], [], {}
     for family, setting, options in curve_runs(args):
         started = time.perf_counter()
         measured = evaluate(generator, images, options, args.batch)
@@ -172,14 +172,27 @@ def nfe_curve(args, generator, test_images: torch.Tensor, cache: dict) -> None:
                      "PSNR mean (dB)": float(psnr.mean()), "PSNR min (dB)": float(psnr.min()),
                      f"images < {TARGET_PSNR:g} dB": int((psnr < TARGET_PSNR).sum()), "s/image": measured["seconds"]})
         points.append((family, float(nfe.mean()), float(psnr.mean()), float(psnr.min())))
+        by_setting[(family, setting)] = measured
         print(rows[-1], f"({time.perf_counter() - started:.0f} s)", flush=True)
     examples = example_rows(args, generator)
+    default = by_setting.get(("adaptive + 40 dB check", "tolerance 1x (default)"))
+    first_pass = by_setting.get(("adaptive, no check", "tolerance 1x"))
+    default_note = ""
+    if default is not None and first_pass is not None:
+        # the first solve does not depend on the batch, so an image whose NFE differs was solved again
+        again = default["nfe"] != first_pass["nfe"]
+        p50, p90, p99 = np.percentile(default["nfe"], [50, 90, 99])
+        default_note = (f"Default (adaptive + check): NFE per image median {p50:g}, 90th percentile {p90:g}, 99th {p99:g}, "
+                        f"max {default['nfe'].max()}; {int(again.sum())} of {len(images)} images were solved again (their NFE: mean "
+                        f"{default['nfe'][again].mean() if again.any() else 0:.1f}), the others {default['nfe'][~again].mean():.1f} "
+                        f"on average (max {default['nfe'][~again].max()}). ")
     notes = (f"The first {len(images)} Fashion-MNIST test images, the same for every row; NFE per image (UNet evaluations to find "
              "the seed; the final G(z) is not counted, as in the table above: the adaptive check is that G(z), and the checks of "
-             "images solved again are counted). The fixed schedule runs a naive start and N Anderson iterations per step on every "
+             "images solved again are counted). " + default_note + "The fixed schedule runs a naive start and N Anderson iterations per step on every "
              "image. Adaptive: each image stops each step at a tolerance on its image-space error (0.008 normalized RMS times a "
              "weight per step, scaled by the factor in 'setting'; core/inversion.py); with the check, images below 40 dB are "
              "solved again, tighter, from their own trajectory (at most 3 times, then by the fixed schedule). "
+             "s/image is wall time on a shared 2-core machine whose load changed during the run; compare NFE. "
              "Plot: benchmarks/results/inversion_nfe.png.\n\n"
              f"Example photos ({EXAMPLES}/*.png), one at a time as the demo does, fixed_point default:\n\n"
              + markdown_table(examples))
