@@ -127,7 +127,7 @@ class Trainer:
         self.optimizer = torch.optim.AdamW(self.generator.unet.parameters(), lr=config.lr, weight_decay=config.weight_decay)
         self.noise_rng = torch.Generator(device=self.device).manual_seed(config.seed * 1000 + self.rank)
         self.epoch, self.step_in_epoch, self.global_step, self.train_seconds = 0, 0, 0, 0.0
-        self.schedule_offset = 0  # added to the step for the LR warm-up and EMA decay (continued runs)
+        self.schedule_offset = 0  # added to the step for the EMA decay (continued runs start it high)
         if config.init_from and not (self.out / STATE_WEIGHTS).is_file():
             self._initialise_from(config.init_from)
         self._resume_if_possible()
@@ -191,7 +191,9 @@ class Trainer:
             raise ValueError(f"--init-from {checkpoint} has UNet config {source.config}, preset {self.config.preset!r} is {self.generator.config}")
         self.generator.unet.load_state_dict(source.unet.state_dict())
         self.ema.unet.load_state_dict(source.unet.state_dict())
-        self.schedule_offset = self.config.warmup_steps  # no learning-rate warm-up; EMA decay starts high
+        # EMA decay starts high; the learning rate still warms up, since the fresh AdamW's first steps
+        # (about lr on every weight, whatever its gradient) undid measurably much of the shipped model.
+        self.schedule_offset = self.config.warmup_steps
         if self.is_main:
             print(f"initialised from {checkpoint}")
 
@@ -229,7 +231,7 @@ class Trainer:
     def learning_rate(self) -> float:
         """Linear warm-up, then constant or a cosine decay to min_lr at the last step of the last epoch."""
         c = self.config
-        warmup = min(1.0, (self.global_step + self.schedule_offset + 1) / max(1, c.warmup_steps))
+        warmup = min(1.0, (self.global_step + 1) / max(1, c.warmup_steps))
         if c.lr_schedule == "constant":
             return c.lr * warmup
         total_steps = c.epochs * (len(self.train_images) // c.batch_size)
