@@ -27,5 +27,5 @@ benchmarks: setup
 
 # the shipped emb(x) study (assets/study); each image's results are cached in assets/study/cache
 study: setup
-	$(PY) -m core.study examples --out assets/study --cloud-size 8 --convergence-iterations 600 --ood-test-images 100 --ood-photos 100
+	$(PY) -m core.study examples --out assets/study --cloud-size 8 --ood-test-images 100 --ood-photos 100
 	$(PY) scripts/update_readme.py

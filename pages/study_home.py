@@ -104,7 +104,7 @@ with st.expander("Compute a new study", expanded=study is None):
     left, middle, right = st.columns(3)
     cloud_size = left.slider("cloud: descent starts per image", 2, 16, 6)
     psnr = middle.number_input("tolerance (PSNR, dB)", min_value=10.0, max_value=50.0, value=30.0, step=1.0)
-    iterations = right.slider("descent iterations per seed", 20, 1000, 300, step=10)
+    iterations = right.slider("Gauss-Newton iterations per seed (at most)", 5, 200, 40, step=5)
     st.caption(f"{len(chosen)} image(s) chosen" + (f"; at most {MAX_NEW_IMAGES}" if len(chosen) > MAX_NEW_IMAGES else "")
                + ". No UMAP, no convergence probe, no second generator: the shipped study has those.")
     ready = 1 <= len(chosen) <= MAX_NEW_IMAGES

@@ -37,7 +37,7 @@ def tiny_study_dir(base: Path) -> Path:
         images = generator.generate(seeded_noise([100, 101, 102], generator.image_shape))
     items = [StudyImage(f"image{i}", image, f"G(seed {100 + i})", "test" if i < 2 else "file") for i, image in enumerate(images)]
     config = StudyConfig(psnr_levels=(10.0, 12.0), cloud_size=5, cloud=CloudConfig(iterations=40),
-                         polish=CloudConfig(iterations=100, lr=5e-3, lr_final=1e-4, bf16=False, check_every=10),
+                         polish=CloudConfig(iterations=20),
                          convexity_ks=(2, 3), convexity_samples=6, relaxed_pairs=1, convergence_seeds=0, random_reference=12, umap=False)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # tiny tensors: one thread is faster than two on a busy machine
@@ -287,7 +287,7 @@ def test_home_computes_a_new_study(tmp_path, monkeypatch):
     app = open_page()
     next(s for s in app.selectbox if s.label == "generator").set_value("digits").run()
     next(s for s in app.slider if s.label.startswith("cloud")).set_value(3).run()
-    next(s for s in app.slider if s.label.startswith("descent iterations")).set_value(40).run()
+    next(s for s in app.slider if s.label.startswith("Gauss-Newton iterations")).set_value(20).run()
     next(n for n in app.number_input if n.label.startswith("tolerance")).set_value(12.0).run()
     assert next(n for n in app.number_input if n.label.startswith("tolerance")).min == 10.0  # refused in the widget
     next(b for b in app.button if b.label == "Compute the study").click().run(timeout=300)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -9,6 +11,7 @@ import torch
 from core.seeds import seeded_noise
 from core.study.canonical import canonical_positions, in_convex_hull
 from core.study.clouds import CloudConfig, descend_to_tolerance, sample_cloud
+from core.study.gauss_newton import clip_aware_outputs, gauss_newton_descent
 from core.study.connectivity import relaxed_path, segment_graph
 from core.study.convergence import convergence_trace
 from core.study.convexity import convex_combinations, share_with_interval
@@ -17,7 +20,10 @@ from core.study.local_geometry import check_ellipsoid, jacobian, local_geometry
 from core.study.paths import path_profile
 from core.study.tolerance import StudyInputError, mse_from_psnr, psnr_from_mse, reconstruction_mse
 
-FAST = CloudConfig(iterations=60, lr=5e-2, lr_final=1e-3, check_every=5, bf16=False)
+FAST_ADAM = CloudConfig(optimizer="adam", iterations=60, lr=5e-2, lr_final=1e-3, check_every=5, bf16=False)
+FAST_GAUSS_NEWTON = CloudConfig(iterations=12, cg_iterations=6)
+FAST = FAST_GAUSS_NEWTON  # the default optimiser, in the probes below
+BOTH = pytest.mark.parametrize("config", [FAST_GAUSS_NEWTON, FAST_ADAM], ids=["gauss_newton", "adam"])
 
 
 @pytest.fixture
@@ -34,17 +40,18 @@ def test_tolerance_conversions():
     assert float(psnr_from_mse(1e-4)) == pytest.approx(40.0)
 
 
-def test_cloud_seeds_are_inside_and_errors_are_true(tiny_generator, target):
+@BOTH
+def test_cloud_seeds_are_inside_and_errors_are_true(tiny_generator, target, config):
     image, _, eps = target
-    cloud = sample_cloud(tiny_generator, image, 4, eps, FAST)
+    cloud = sample_cloud(tiny_generator, image, 4, eps, config)
     assert cloud.seeds.shape == (4, *tiny_generator.image_shape)
     recomputed = reconstruction_mse(tiny_generator, cloud.seeds, image.unsqueeze(0))
     torch.testing.assert_close(recomputed, cloud.mse)
     assert cloud.inside.sum() >= 3  # descent reaches a quarter of the typical error from random starts
-    assert (cloud.iterations[cloud.inside] < FAST.iterations).all()  # members left the batch early
+    assert (cloud.iterations[cloud.inside] < config.iterations).all()  # members left the batch early
     assert len(cloud.members) == int(cloud.inside.sum())
     # starts are seeded: the same call gives the same cloud
-    again = sample_cloud(tiny_generator, image, 4, eps, FAST)
+    again = sample_cloud(tiny_generator, image, 4, eps, config)
     torch.testing.assert_close(again.seeds, cloud.seeds)
 
 
@@ -62,13 +69,54 @@ def test_cloud_rejects_bad_input(tiny_generator, target):
         sample_cloud(tiny_generator, image * float("nan"), 4, eps, FAST)
 
 
-def test_descent_keeps_each_seeds_best(tiny_generator, target):
+@BOTH
+def test_descent_keeps_each_seeds_best(tiny_generator, target, config):
     image, _, _ = target
     starts = seeded_noise([5, 6], tiny_generator.image_shape)
-    seeds, mse, used = descend_to_tolerance(tiny_generator, image, starts, 1e-30, FAST)
+    seeds, mse, used = descend_to_tolerance(tiny_generator, image, starts, 1e-30, config)
     start_mse = reconstruction_mse(tiny_generator, starts, image.unsqueeze(0))
     assert (mse <= start_mse).all() and (mse < start_mse).any()
-    assert (used == FAST.iterations).all()  # an unreachable tolerance: nobody stops early
+    torch.testing.assert_close(reconstruction_mse(tiny_generator, seeds, image.unsqueeze(0)), mse)
+    assert (used == config.iterations).all()  # an unreachable tolerance: nobody stops early
+
+
+def test_gauss_newton_beats_adam_at_the_same_cost(tiny_generator, target):
+    """12 outer iterations of 6 CG steps cost 12 * 13 = 156 passes; Adam gets 80 steps of 2 passes."""
+    image, _, _ = target
+    starts = seeded_noise([5, 6, 7], tiny_generator.image_shape)
+    _, newton_mse, _ = descend_to_tolerance(tiny_generator, image, starts, 1e-30, FAST_GAUSS_NEWTON)
+    _, adam_mse, _ = descend_to_tolerance(tiny_generator, image, starts, 1e-30, replace(FAST_ADAM, iterations=80))
+    assert (newton_mse < adam_mse / 10).all()
+
+
+def test_gauss_newton_solves_a_linear_generator(tiny_generator, linear_denoiser):
+    """With eps_hat = 0.5 x_t every DDIM step is linear, so G(z) = c z (denormalized): the Jacobian is
+    c * std * I and one undamped Gauss-Newton step is exact; the damping only slows the first steps."""
+    tiny_generator.unet = linear_denoiser
+    truth, start = seeded_noise([1, 2], tiny_generator.image_shape)
+    image = tiny_generator.generate(truth[None], clip=False)[0]
+    assert 0 < image.min() and image.max() < 1  # unclipped, so G(truth) is the only exact seed
+    seeds, mse, used = gauss_newton_descent(tiny_generator, image[None], start[None], 1e-14, iterations=30, cg_iterations=2)
+    assert mse.item() <= 1e-14 and used.item() < 30
+    torch.testing.assert_close(seeds[0], truth, atol=1e-3, rtol=0)
+
+
+def test_clip_aware_outputs_match_the_clipped_error():
+    target = torch.tensor([0.0, 0.0, 0.5, 1.0, 1.0, 0.3]).reshape(1, 1, 2, 3)
+    outputs = torch.tensor([-0.4, 0.2, 1.3, 1.5, 0.7, -0.2]).reshape(1, 1, 2, 3)
+    aware = clip_aware_outputs(outputs, target)
+    assert aware.flatten().tolist() == pytest.approx([0.0, 0.2, 1.3, 1.0, 0.7, -0.2])
+    # where the target is 0 or 1 the residual is exactly the clipped one; elsewhere it is at least as large
+    clipped_error = (outputs.clamp(0, 1) - target).pow(2)
+    aware_error = (aware - target).pow(2)
+    edge = (target == 0) | (target == 1)
+    assert torch.equal(aware_error[edge], clipped_error[edge]) and (aware_error >= clipped_error).all()
+
+
+def test_unknown_optimizer_is_refused(tiny_generator, target):
+    image, _, eps = target
+    with pytest.raises(StudyInputError, match="optimizer"):
+        sample_cloud(tiny_generator, image, 2, eps, CloudConfig(optimizer="sgd"))
 
 
 def test_jacobian_matches_finite_differences(tiny_generator, target):
@@ -108,9 +156,12 @@ def test_first_order_ellipsoid_predicts_small_offsets(tiny_generator, target):
 def test_convergence_trace_shapes_and_progress(tiny_generator, target):
     image, seed, _ = target
     starts = seeded_noise([7, 8, 9], tiny_generator.image_shape)
-    trace = convergence_trace(tiny_generator, image, seed, starts, CloudConfig(iterations=40, check_every=10, bf16=False))
+    trace = convergence_trace(tiny_generator, image, seed, starts, replace(FAST_ADAM, iterations=40, check_every=10))
     assert trace.iterations.tolist() == [0, 10, 20, 30, 40]
     assert trace.distance_to_exact.shape == trace.psnr.shape == (5, 3)
+    newton = convergence_trace(tiny_generator, image, seed, starts, replace(FAST_GAUSS_NEWTON, iterations=5))
+    assert newton.iterations.tolist() == [0, 1, 2, 3, 4, 5]  # every outer iteration is recorded
+    assert (newton.psnr[-1] > newton.psnr[0]).all()
     assert (trace.psnr[-1] >= trace.psnr[0]).all()
     first = (starts.flatten(1).double() - seed.flatten().double()).norm(dim=1).numpy()
     assert trace.distance_to_exact[0] == pytest.approx(first)

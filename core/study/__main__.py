@@ -13,6 +13,7 @@ results are also kept in DIR/cache/, so a stopped run, or a rerun with more imag
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shlex
 import sys
@@ -26,7 +27,7 @@ from core.data import load_fashion_mnist
 from core.embedder import load_embedder
 from core.image_io import load_image_file
 from core.photos import lfw_faces, scikit_image_photos
-from core.study.clouds import CloudConfig
+from core.study.clouds import ADAM_CLOUD, CloudConfig
 from core.study.report import ARRAYS_NAME, FIGURES_DIR, REPORT_NAME, SUMMARY_NAME, write_study
 from core.study.run import StudyConfig, StudyImage, run_study
 
@@ -48,11 +49,15 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--data-path", default=None, help="Fashion-MNIST IDX folder (for test:N inputs and the OOD test images)")
     parser.add_argument("--psnr", type=float_range(1.0, 119.0), nargs="+", default=[30.0, 40.0], help="tolerances as PSNR (dB)")
     parser.add_argument("--cloud-size", type=int_range(2, 256), default=16, help="descent starts per image")
-    parser.add_argument("--iterations", type=int_range(1, 20_000), default=CloudConfig().iterations, help="descent iterations per cloud seed")
+    parser.add_argument("--optimizer", choices=["gauss_newton", "adam"], default=CloudConfig().optimizer,
+                        help="the clouds' descent: Gauss-Newton (default) or the article's Adam")
+    parser.add_argument("--iterations", type=int_range(1, 20_000), default=None,
+                        help=f"most iterations per cloud seed (default {CloudConfig().iterations} Gauss-Newton, {ADAM_CLOUD.iterations} Adam)")
     parser.add_argument("--convexity-samples", type=int_range(1, 10_000), default=32)
     parser.add_argument("--segment-points", type=int_range(2, 100), default=7)
     parser.add_argument("--convergence-seeds", type=int_range(0, 64), default=4, help="long descents for the convergence probe (0: skip)")
-    parser.add_argument("--convergence-iterations", type=int_range(1, 20_000), default=1000)
+    parser.add_argument("--convergence-iterations", type=int_range(1, 20_000), default=StudyConfig().convergence_iterations,
+                        help="iterations of the convergence probe's descents, run in full (Adam needs ~25x more)")
     parser.add_argument("--ood-test-images", type=int_range(0, 5000), default=200, help="held-out test images for the OOD AUROC (0: skip)")
     parser.add_argument("--ood-photos", type=int_range(0, 219), default=200, help="scikit-image photos + LFW faces for the OOD AUROC (0: skip)")
     parser.add_argument("--random-reference", type=int_range(2, 10_000), default=200, help="N(0, I) seeds for statistics and independence")
@@ -120,6 +125,12 @@ def _optional_model(value: str | None, default: Path, loader, what: str):
     return loader(path), str(path)
 
 
+def _cloud_config(optimizer: str, iterations: int | None) -> CloudConfig:
+    """The clouds' optimiser with its own default iteration count (an Adam step is ~20x cheaper)."""
+    config = ADAM_CLOUD if optimizer == "adam" else CloudConfig()
+    return config if iterations is None else dataclasses.replace(config, iterations=iterations)
+
+
 def _shown(path: str | None) -> str | None:
     """A path as the user would type it from the project root (relative when inside it)."""
     if path is None:
@@ -154,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
         photos, _ = scikit_image_photos(generator.image_shape)
         ood_out = torch.cat([photos, lfw_faces(generator.image_shape)])[: args.ood_photos]
     config = StudyConfig(psnr_levels=tuple(sorted(set(args.psnr))), cloud_size=args.cloud_size,
-                         cloud=CloudConfig(iterations=args.iterations), convexity_samples=args.convexity_samples,
+                         cloud=_cloud_config(args.optimizer, args.iterations), convexity_samples=args.convexity_samples,
                          segment_points=args.segment_points, convergence_seeds=args.convergence_seeds,
                          convergence_iterations=args.convergence_iterations, random_reference=args.random_reference,
                          umap=not args.no_umap, steps=args.steps)

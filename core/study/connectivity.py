@@ -86,7 +86,7 @@ class RelaxedPath:
 
 
 def relaxed_path(generator: DiffusionGenerator, a: torch.Tensor, b: torch.Tensor, image: torch.Tensor, eps: float,
-                 points: int = 9, checks_between: int = 3, config: CloudConfig = CloudConfig(iterations=150, lr=1e-2),
+                 points: int = 9, checks_between: int = 3, config: CloudConfig = CloudConfig(iterations=20),
                  steps: int = 10) -> RelaxedPath:
     """Pull the interior points of the segment a -> b (seeds (C, H, W)) into emb_eps(image) and test the path."""
     image = check_image(generator, image)

@@ -39,11 +39,11 @@ def convergence_trace(
     image: torch.Tensor,
     exact_seed: torch.Tensor,
     starts: torch.Tensor,
-    config: CloudConfig = CloudConfig(iterations=1000, check_every=25),
+    config: CloudConfig = CloudConfig(iterations=40),
     progress: CloudProgress | None = None,
 ) -> ConvergenceTrace:
-    """Run descent from `starts` (n, C, H, W) for all `config.iterations` (no early stop) and record, every
-    `config.check_every` iterations, each seed's distance to z* (C, H, W) and to the seeds' mean, and its PSNR."""
+    """Run descent from `starts` (n, C, H, W) for all `config.iterations` (no early stop) and record, after every
+    Gauss-Newton iteration (every `config.check_every` Adam iterations), each seed's distance to z* (C, H, W) and to the seeds' mean, and its PSNR."""
     image = check_image(generator, image)
     starts = check_seeds(generator, starts, minimum=1, name="starts")
     exact = exact_seed.reshape(1, -1).double()
@@ -58,7 +58,7 @@ def convergence_trace(
                               psnr_from_mse(mse).numpy())
 
     # eps far below any reachable error: nobody leaves early; the trace sees every seed at every check
-    descend_to_tolerance(generator, image, starts, 1e-30, replace(config, check_every=config.check_every), progress, trace)
+    descend_to_tolerance(generator, image, starts, 1e-30, config, progress, trace)
     steps = sorted(records)
     return ConvergenceTrace(iterations=np.array(steps), distance_to_exact=np.stack([records[s][0] for s in steps]),
                             distance_to_mean=np.stack([records[s][1] for s in steps]),

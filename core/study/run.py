@@ -55,15 +55,15 @@ class StudyConfig:
     cloud_size: int = 16  # descent starts per image
     cloud: CloudConfig = field(default_factory=CloudConfig)
     # the tighter levels continue the first level's members with small steps
-    polish: CloudConfig = field(default_factory=lambda: CloudConfig(iterations=200, lr=2e-3, lr_final=1e-5, bf16=False, check_every=10))
+    polish: CloudConfig = field(default_factory=lambda: CloudConfig(iterations=30))
     convexity_ks: tuple[int, ...] = (2, 3, 4, 8, 16)  # capped at the number of members
     convexity_samples: int = 32
     segment_points: int = 7  # checked positions per segment, ends included
     relaxed_pairs: int = 1  # unjoined pairs tried with a relaxed path, per image, at the first level
-    relaxed: CloudConfig = field(default_factory=lambda: CloudConfig(iterations=100, lr=1e-2, lr_final=1e-4, check_every=10))
+    relaxed: CloudConfig = field(default_factory=lambda: CloudConfig(iterations=20))
     path_frames: int = 17
     convergence_seeds: int = 4  # long descents for the convergence probe (first image); 0 skips it
-    convergence_iterations: int = 1000
+    convergence_iterations: int = 40  # outer iterations of the cloud optimiser, run in full
     random_reference: int = 200  # N(0, I) seeds for statistics, projections, independence
     umap: bool = True
     steps: int = 10
@@ -183,7 +183,7 @@ def run_study(
         item = images[0]
         starts = seeded_noise(list(range(10_000, 10_000 + config.convergence_seeds)), generator.image_shape)
         trace = convergence_trace(generator, item.image, special[item.name]["exact"], starts,
-                                  replace(config.cloud, iterations=config.convergence_iterations, check_every=25))
+                                  replace(config.cloud, iterations=config.convergence_iterations))
         summary["convergence"] = {"image": item.name, **trace.summary()}
         for key in ("iterations", "distance_to_exact", "distance_to_mean", "psnr"):
             arrays[f"convergence/{key}"] = getattr(trace, key)
