@@ -160,8 +160,9 @@ def findings(s: dict, a: dict[str, np.ndarray]) -> list[list[str]]:
     rows: list[list[str]] = []
     clouds = [v["cloud"] for v in images.values()]
     inside, total = sum(c["inside"] for c in clouds), sum(c["seeds"] for c in clouds)
+    optimizer = _optimizer_name(s["config"]["cloud"])
     rows.append(["Can descent from random starts reach emb(x)?",
-                 f"{_pooled(inside, total)} of the seeds reached {levels[0]} within {s['config']['cloud']['iterations']} iterations; "
+                 f"{_pooled(inside, total)} of the seeds reached {levels[0]} within {s['config']['cloud']['iterations']} {optimizer} iterations; "
                  + ", ".join(f"{sum(v.get(f'polish_{lv}', {}).get('inside', 0) for v in images.values())}/"
                              f"{sum(v.get(f'polish_{lv}', {}).get('seeds', 0) for v in images.values())} of those reached {lv} "
                              f"after {s['config']['polish']['iterations']} more" for lv in levels[1:])])
@@ -259,11 +260,17 @@ def render_findings(s: dict, a: dict[str, np.ndarray]) -> str:
     return head + "\n\n" + _table(["question", "answer (pooled over the images)"], findings(s, a)) + "\n"
 
 
+def _optimizer_name(cloud_config: dict) -> str:
+    """How the report names the clouds' optimiser (studies before Gauss-Newton have no 'optimizer' key)."""
+    return {"gauss_newton": "Gauss-Newton", "adam": "Adam"}.get(cloud_config.get("optimizer", "adam"), "descent")
+
+
 def render_markdown(s: dict, figure_names: dict[str, str], title: str, a: dict[str, np.ndarray] | None = None) -> str:
     """The report: one section per question, numbers in tables, figures linked."""
     levels = s["levels"]
     out = [f"# {title}", "", f"Generator: `{s.get('generator', '?')}`; {len(s['images'])} images; tolerances {', '.join(levels)} "
-           f"(eps = {', '.join(_fmt(e) for e in s['config']['eps_levels'])} MSE); cloud: {s['config']['cloud_size']} descent starts per image; "
+           f"(eps = {', '.join(_fmt(e) for e in s['config']['eps_levels'])} MSE); cloud: {s['config']['cloud_size']} descent starts per image "
+           f"({_optimizer_name(s['config']['cloud'])}); "
            f"{_fmt(s.get('seconds', 0) / 60)} minutes. Command: `{s.get('command', 'python -m core.study')}`", ""]
 
     if a is not None:
