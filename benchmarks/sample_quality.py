@@ -1,14 +1,17 @@
-"""Sample quality of the shipped Fashion-MNIST generator: Frechet distance in the shipped
-classifier's 128-d feature space between 5,000 samples (seeds 0-4999, 10 DDIM steps) and the
-10,000 test images, beside the floor (5,000 training images vs the test set).
+"""Sample quality of Fashion-MNIST generators: Frechet distance in the shipped classifier's 128-d
+feature space between 5,000 samples (seeds 0-4999, 10 DDIM steps) and the 10,000 test images,
+beside the floor (5,000 training images vs the test set). Several checkpoints share one table, so
+a retrained generator is shown beside the one it replaces.
 
     python -m benchmarks.sample_quality
+    python -m benchmarks.sample_quality --checkpoint assets/fashion runs/fashion-cont/ema
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -23,47 +26,52 @@ from core.metrics import frechet_distance
 from core.seeds import seeded_noise
 
 
+def generate_samples(checkpoint: str, count: int, steps: int) -> torch.Tensor:
+    """G(seed) for seeds 0..count-1: (count, 1, 28, 28) in [0, 1]."""
+    generator = load_generator(checkpoint)
+    samples = []
+    with torch.no_grad():
+        for start in tqdm(range(0, count, 250), desc=f"sampling {checkpoint}"):
+            seeds = list(range(start, min(start + 250, count)))
+            samples.append(generator.generate(seeded_noise(seeds, generator.image_shape), steps=steps))
+    return torch.cat(samples)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--checkpoint", default="assets/fashion")
+    parser.add_argument("--checkpoint", nargs="+", default=["assets/fashion"], help="generator folders, one row each")
     parser.add_argument("--classifier", default="assets/classifier")
     parser.add_argument("--samples", type=int, default=5000)
     parser.add_argument("--steps", type=int, default=10)
     args = parser.parse_args(argv)
 
-    generator = load_generator(args.checkpoint)
     classifier = load_classifier(args.classifier)
     test_images, _ = load_fashion_mnist("test")
     train_images, _ = load_fashion_mnist("train")
     floor_subset = train_images[torch.randperm(len(train_images), generator=torch.Generator().manual_seed(0))[: args.samples]]
-
-    samples = []
-    with torch.no_grad():
-        for start in tqdm(range(0, args.samples, 250), desc="sampling"):
-            seeds = list(range(start, min(start + 250, args.samples)))
-            samples.append(generator.generate(seeded_noise(seeds, generator.image_shape), steps=args.steps))
-    samples = torch.cat(samples)
-
     test_features = features(classifier, test_images)
-    fd_samples = frechet_distance(features(classifier, samples), test_features)
     fd_floor = frechet_distance(features(classifier, floor_subset), test_features)
-    probabilities = torch.softmax(batched(classifier, samples), dim=1)
-    predicted = probabilities.argmax(1)
-    histogram = np.bincount(predicted.numpy(), minlength=10) / len(samples)
-    rows = [
-        {"set vs test": f"{args.samples} generated ({args.steps} steps)", "Frechet distance": fd_samples, "ratio to floor": fd_samples / fd_floor,
-         "mean classifier confidence": probabilities.max(1).values.mean().item()},
-        {"set vs test": f"{args.samples} train images (floor)", "Frechet distance": fd_floor, "ratio to floor": 1.0,
-         "mean classifier confidence": torch.softmax(batched(classifier, floor_subset), 1).max(1).values.mean().item()},
-    ]
-    class_share = ", ".join(f"{name} {share:.1%}" for name, share in zip(FASHION_MNIST_CLASSES, histogram))
 
-
-    trained = json.loads((Path(args.checkpoint) / "config.json").read_text()).get("training", {})
-    notes = (f"Classes of the generated samples (shipped classifier): {class_share}.\n\n"
-             f"Generator: {trained.get('epochs_done', '?')} epochs, {trained.get('steps', '?')} steps, "
-             f"{trained.get('train_minutes', '?')} training minutes.")
-    write_report("sample_quality", "Sample quality: Frechet distance in classifier features", "python -m benchmarks.sample_quality", rows, notes)
+    rows, notes = [], []
+    for checkpoint in args.checkpoint:
+        samples = generate_samples(checkpoint, args.samples, args.steps)
+        fd_samples = frechet_distance(features(classifier, samples), test_features)
+        probabilities = torch.softmax(batched(classifier, samples), dim=1)
+        histogram = np.bincount(probabilities.argmax(1).numpy(), minlength=10) / len(samples)
+        trained = json.loads((Path(checkpoint) / "config.json").read_text()).get("training", {})
+        rows.append({"set vs test": f"{args.samples} generated ({args.steps} steps), `{checkpoint}`",
+                     "epochs": trained.get("epochs_done", "?"), "training minutes": trained.get("train_minutes", "?"),
+                     "Frechet distance": fd_samples, "ratio to floor": fd_samples / fd_floor,
+                     "mean classifier confidence": probabilities.max(1).values.mean().item(),
+                     "largest / smallest class share": float(histogram.max() / max(histogram.min(), 1e-9))})
+        share = ", ".join(f"{name} {value:.1%}" for name, value in zip(FASHION_MNIST_CLASSES, histogram))
+        notes.append(f"Classes of the samples of `{checkpoint}` (shipped classifier): {share}.")
+    rows.append({"set vs test": f"{args.samples} train images (floor)", "epochs": "", "training minutes": "",
+                 "Frechet distance": fd_floor, "ratio to floor": 1.0,
+                 "mean classifier confidence": torch.softmax(batched(classifier, floor_subset), 1).max(1).values.mean().item(),
+                 "largest / smallest class share": ""})
+    command = "python -m benchmarks.sample_quality" + "".join(f" {a}" for a in (argv if argv is not None else sys.argv[1:]))
+    write_report("sample_quality", "Sample quality: Frechet distance in classifier features", command, rows, "\n\n".join(notes))
 
 
 if __name__ == "__main__":

@@ -13,10 +13,13 @@ import dataclasses
 import sys
 from pathlib import Path
 
+import torch
+
 from core.checkpoint import CONFIG_NAME, WEIGHTS_NAME
 from core.cli_checks import (ArgumentParser, CLIError, check_output_dir, cli_main, float_range, int_range, non_negative_float,
                              non_negative_int, positive_float, positive_int, refuse_overlap)
 from core.data import DATASETS
+from core.precision import bf16_is_fast
 from core.training import STATE_WEIGHTS, TrainConfig, train
 from core.unet import PRESETS
 
@@ -60,6 +63,9 @@ def main(argv: list[str] | None = None) -> int:
         source = source.parent if source.name == CONFIG_NAME else source
         refuse_overlap([source / CONFIG_NAME, source / WEIGHTS_NAME],
                        [out / "ema" / CONFIG_NAME, out / "ema" / WEIGHTS_NAME, out / STATE_WEIGHTS])
+    if args.bf16 and not bf16_is_fast("cuda" if torch.cuda.is_available() else "cpu"):
+        print("warning: --bf16 on a processor without native bfloat16: emulated, it is about 10x slower than fp32 here "
+              "(core/precision.py); leave it out", file=sys.stderr)
     config = TrainConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)})
     checkpoint = train(config)
     if not (checkpoint / CONFIG_NAME).is_file():

@@ -568,7 +568,7 @@ def compute_study(generator_dir: str, images: list[tuple[str, np.ndarray, str, s
 
     digest = hashlib.sha256()
     digest.update((Path(generator_dir) / "config.json").read_bytes())
-    digest.update(json.dumps(settings, sort_keys=True).encode())
+    digest.update(json.dumps({**settings, "optimizer": CloudConfig().optimizer}, sort_keys=True).encode())  # studies before Gauss-Newton differ
     for name, image, source, kind in images:
         digest.update(f"{name}|{kind}|".encode() + np.ascontiguousarray(image, np.float32).tobytes())
     folder = computed_studies_dir() / f"study-{digest.hexdigest()[:16]}"

@@ -14,7 +14,7 @@ study = current_study()
 st.markdown(
     "Two cloud seeds are **joined** when every checked point of the straight segment between them is inside emb_ε(x). "
     "The pieces of that graph are the cloud's components. Seeds in different pieces may still be connected by a curved "
-    "path: the **path search** pulls the points of the segment back into emb_ε(x) by a few descent steps each and checks "
+    "path: the **path search** pulls the points of the segment back into emb_ε(x) by Gauss-Newton descent and checks "
     "every point and the sub-segments between them (a discretised test). The map is a PCA of this cloud's seeds."
 )
 left, middle = st.columns(2)
@@ -56,7 +56,7 @@ path = None
 if a == b:
     st.warning("Choose two different seeds.")
 else:
-    if st.button("Search a path", help="descent on each point of the segment: seconds to a minute on a CPU"):
+    if st.button("Search a path", help="Gauss-Newton descent on each point of the segment: a minute or a few on a CPU"):
         if request not in requests:
             requests.append(request)
     if request in requests:

@@ -15,7 +15,7 @@ st.title("The shape of emb(x)")
 st.markdown(
     "A deterministic DDIM generator G maps a seed z (a 28x28 noise image for the shipped model) to an image. "
     "**emb(x)** is the set of seeds with G(z) ≈ x; **emb_ε(x)** those within a tolerance ε, given as a PSNR "
-    "(30 dB = MSE 0.001). A **cloud** samples it: seeds found by gradient descent from independent random starts. "
+    "(30 dB = MSE 0.001). A **cloud** samples it: seeds found by descent (Gauss-Newton) from independent random starts. "
     "**z\\*** is the seed of near-exact fixed-point inversion; the embedding network and naive DDIM inversion give one seed "
     "each too. Each page asks one question of the same study:\n"
     "- **Clouds and projections**: where the clouds, z\\* and the other seeds sit (UMAP and PCA); pick a point to see G(seed).\n"
@@ -62,7 +62,7 @@ else:
 
 # 2. A new study for chosen images.
 with st.expander("Compute a new study", expanded=study is None):
-    st.warning("A study runs gradient descent through the 10-step sampler for every cloud seed: expect minutes per image on "
+    st.warning("A study runs Gauss-Newton descent through the 10-step sampler for every cloud seed: expect minutes per image on "
                "a CPU. The result is written once and reused (any session) for the same images and settings.")
     names = generator_names()
     if not names:
@@ -104,7 +104,7 @@ with st.expander("Compute a new study", expanded=study is None):
     left, middle, right = st.columns(3)
     cloud_size = left.slider("cloud: descent starts per image", 2, 16, 6)
     psnr = middle.number_input("tolerance (PSNR, dB)", min_value=10.0, max_value=50.0, value=30.0, step=1.0)
-    iterations = right.slider("Gauss-Newton iterations per seed (at most)", 5, 200, 40, step=5)
+    iterations = right.slider("Gauss-Newton iterations per seed (at most)", 5, 100, 40, step=5)
     st.caption(f"{len(chosen)} image(s) chosen" + (f"; at most {MAX_NEW_IMAGES}" if len(chosen) > MAX_NEW_IMAGES else "")
                + ". No UMAP, no convergence probe, no second generator: the shipped study has those.")
     ready = 1 <= len(chosen) <= MAX_NEW_IMAGES

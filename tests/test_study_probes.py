@@ -11,7 +11,8 @@ import torch
 from core.seeds import seeded_noise
 from core.study.canonical import canonical_positions, in_convex_hull
 from core.study.clouds import CloudConfig, descend_to_tolerance, sample_cloud
-from core.study.gauss_newton import clip_aware_outputs, gauss_newton_descent
+from core.gradient_embedding import generate_differentiable
+from core.study.gauss_newton import FINITE_DIFFERENCE_STEP, clip_aware_outputs, conjugate_gradient, gauss_newton_descent
 from core.study.connectivity import relaxed_path, segment_graph
 from core.study.convergence import convergence_trace
 from core.study.convexity import convex_combinations, share_with_interval
@@ -113,10 +114,61 @@ def test_clip_aware_outputs_match_the_clipped_error():
     assert torch.equal(aware_error[edge], clipped_error[edge]) and (aware_error >= clipped_error).all()
 
 
-def test_unknown_optimizer_is_refused(tiny_generator, target):
+def test_bad_optimizer_settings_are_refused(tiny_generator, target):
     image, _, eps = target
     with pytest.raises(StudyInputError, match="optimizer"):
         sample_cloud(tiny_generator, image, 2, eps, CloudConfig(optimizer="sgd"))
+    for bad in (CloudConfig(cg_iterations=0), CloudConfig(damping=0.0), CloudConfig(iterations=-1)):
+        with pytest.raises(StudyInputError, match="need iterations"):
+            sample_cloud(tiny_generator, image, 2, eps, bad)
+
+
+def test_gauss_newton_reports_the_true_clipped_error_and_lets_members_leave(tiny_generator, target):
+    image, seed, eps = target
+    starts = torch.cat([seed[None], seeded_noise([11, 12], tiny_generator.image_shape)])  # the first is exact already
+    seeds, mse, used = gauss_newton_descent(tiny_generator, image[None], starts, eps, iterations=8, cg_iterations=4)
+    assert used[0] == 0 and mse[0] <= eps and torch.equal(seeds[0], seed)
+    assert torch.equal(mse, reconstruction_mse(tiny_generator, seeds, image[None]))  # bit for bit, as membership is tested
+    assert (used[1:] > 0).all()
+
+
+def test_finite_difference_jacobian_product_matches_forward_mode(tiny_generator, target):
+    """The J v that CG uses (a forward difference) against exact forward-mode autodiff."""
+    image, seed, _ = target
+    z = seeded_noise([3], tiny_generator.image_shape)
+    direction = seeded_noise([4], tiny_generator.image_shape)
+    generate = lambda v: generate_differentiable(tiny_generator, v, 10, checkpointing=False)  # noqa: E731
+    _, exact = torch.func.jvp(generate, (z,), (direction,))
+    h = FINITE_DIFFERENCE_STEP / direction.norm()
+    with torch.no_grad():
+        finite = (generate(z + h * direction) - generate(z)) / h
+    assert (finite - exact).norm() / exact.norm() < 1e-2
+
+
+def test_conjugate_gradient_solves_a_damped_system_and_stops_on_bad_curvature():
+    torch.manual_seed(0)
+    jacobian = torch.randn(2, 6, 6)  # one J per "seed"; seeds are (2, 1, 2, 3)
+    as_seed = lambda m: m.reshape(2, 1, 2, 3)  # noqa: E731
+    product = lambda v: as_seed(jacobian @ v.reshape(2, 6, 1))  # noqa: E731
+    transpose = lambda u: as_seed(jacobian.transpose(1, 2) @ u.reshape(2, 6, 1))  # noqa: E731
+    gradient, damping = torch.randn(2, 1, 2, 3), torch.full((2, 1, 1, 1), 0.5)
+    update = conjugate_gradient(product, transpose, gradient, damping, iterations=6, relative_tolerance=1e-6)
+    exact = torch.linalg.solve(jacobian.transpose(1, 2) @ jacobian + 0.5 * torch.eye(6), gradient.reshape(2, 6, 1))
+    torch.testing.assert_close(update.reshape(2, 6, 1), exact, rtol=1e-3, atol=1e-4)
+    # a negative-definite "J^T J" for seed 1 only: its CG stops at once with d = 0, seed 0 is unaffected
+    flipped = lambda u: transpose(u) * torch.tensor([1.0, -1.0]).view(2, 1, 1, 1)  # noqa: E731
+    update = conjugate_gradient(product, flipped, gradient, torch.tensor([0.5, -0.5]).view(2, 1, 1, 1), 6, 1e-6)
+    assert torch.equal(update[1], torch.zeros_like(update[1]))
+    torch.testing.assert_close(update[0].reshape(6, 1), exact[0], rtol=1e-3, atol=1e-4)
+
+
+def test_convergence_runs_every_seed_to_the_end_even_when_stuck(tiny_generator, target):
+    """A start at the exact seed has error 0: every update is rejected and its damping reaches the cap after
+    14 iterations (1e-2 * 4**14 > 1e6), where a cloud would drop it; the convergence trace must keep it."""
+    image, seed, _ = target
+    starts = torch.cat([seed[None], seeded_noise([8], tiny_generator.image_shape)])
+    trace = convergence_trace(tiny_generator, image, seed, starts, replace(FAST_GAUSS_NEWTON, iterations=16, cg_iterations=2))
+    assert trace.psnr.shape == (17, 2) and trace.distance_to_exact[-1, 0] == 0
 
 
 def test_jacobian_matches_finite_differences(tiny_generator, target):

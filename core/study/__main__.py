@@ -50,14 +50,16 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--psnr", type=float_range(1.0, 119.0), nargs="+", default=[30.0, 40.0], help="tolerances as PSNR (dB)")
     parser.add_argument("--cloud-size", type=int_range(2, 256), default=16, help="descent starts per image")
     parser.add_argument("--optimizer", choices=["gauss_newton", "adam"], default=CloudConfig().optimizer,
-                        help="the clouds' descent: Gauss-Newton (default) or the article's Adam")
+                        help="the clouds' descent (and the convergence probe's): Gauss-Newton (default) or the article's Adam; "
+                             "the 40 dB polish and relaxed paths always use Gauss-Newton")
     parser.add_argument("--iterations", type=int_range(1, 20_000), default=None,
                         help=f"most iterations per cloud seed (default {CloudConfig().iterations} Gauss-Newton, {ADAM_CLOUD.iterations} Adam)")
     parser.add_argument("--convexity-samples", type=int_range(1, 10_000), default=32)
     parser.add_argument("--segment-points", type=int_range(2, 100), default=7)
     parser.add_argument("--convergence-seeds", type=int_range(0, 64), default=4, help="long descents for the convergence probe (0: skip)")
-    parser.add_argument("--convergence-iterations", type=int_range(1, 20_000), default=StudyConfig().convergence_iterations,
-                        help="iterations of the convergence probe's descents, run in full (Adam needs ~25x more)")
+    parser.add_argument("--convergence-iterations", type=int_range(1, 20_000), default=None,
+                        help=f"iterations of the convergence probe's descents, run in full (default {StudyConfig().convergence_iterations} "
+                             f"Gauss-Newton, {ADAM_CONVERGENCE_ITERATIONS} Adam)")
     parser.add_argument("--ood-test-images", type=int_range(0, 5000), default=200, help="held-out test images for the OOD AUROC (0: skip)")
     parser.add_argument("--ood-photos", type=int_range(0, 219), default=200, help="scikit-image photos + LFW faces for the OOD AUROC (0: skip)")
     parser.add_argument("--random-reference", type=int_range(2, 10_000), default=200, help="N(0, I) seeds for statistics and independence")
@@ -125,6 +127,9 @@ def _optional_model(value: str | None, default: Path, loader, what: str):
     return loader(path), str(path)
 
 
+ADAM_CONVERGENCE_ITERATIONS = 1000  # an Adam step costs ~1/20 of a Gauss-Newton iteration
+
+
 def _cloud_config(optimizer: str, iterations: int | None) -> CloudConfig:
     """The clouds' optimiser with its own default iteration count (an Adam step is ~20x cheaper)."""
     config = ADAM_CLOUD if optimizer == "adam" else CloudConfig()
@@ -167,7 +172,8 @@ def main(argv: list[str] | None = None) -> int:
     config = StudyConfig(psnr_levels=tuple(sorted(set(args.psnr))), cloud_size=args.cloud_size,
                          cloud=_cloud_config(args.optimizer, args.iterations), convexity_samples=args.convexity_samples,
                          segment_points=args.segment_points, convergence_seeds=args.convergence_seeds,
-                         convergence_iterations=args.convergence_iterations, random_reference=args.random_reference,
+                         convergence_iterations=args.convergence_iterations or (
+                             ADAM_CONVERGENCE_ITERATIONS if args.optimizer == "adam" else StudyConfig().convergence_iterations), random_reference=args.random_reference,
                          umap=not args.no_umap, steps=args.steps)
     result = run_study(generator, images, config, embedder=embedder, twin=twin, ood_in=ood_in, ood_out=ood_out,
                        cache_dir=None if args.no_cache else out / "cache")

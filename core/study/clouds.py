@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Literal
+from typing import Literal
 
 import numpy as np
 import torch
@@ -24,11 +24,10 @@ import torch
 from core.generator import DiffusionGenerator
 from core.gradient_embedding import generate_differentiable
 from core.precision import bf16_is_fast
-from core.study.gauss_newton import gauss_newton_descent
+from core.study.gauss_newton import Progress, Trace, gauss_newton_descent
 from core.study.tolerance import StudyInputError, check_image, check_tolerance, psnr_from_mse
 
-# progress(iteration, max_iterations, seeds inside so far, seeds in the cloud)
-CloudProgress = Callable[[int, int, int, int], None]
+CloudProgress = Progress  # progress(iteration, max_iterations, seeds inside so far, seeds in the cloud)
 
 
 @dataclass
@@ -37,7 +36,7 @@ class CloudConfig:
     iterations: int = 60  # most iterations per seed: outer Gauss-Newton iterations, or Adam steps (~400 needed)
     steps: int = 10  # DDIM steps of G
     batch_size: int = 32
-    # Gauss-Newton only: each outer iteration costs 1 + 2 * cg_iterations passes through the sampler
+    # Gauss-Newton only: an outer iteration costs 2 + 2 * cg_iterations passes through the sampler (at most)
     cg_iterations: int = 10  # conjugate-gradient iterations per Levenberg-Marquardt step
     damping: float = 1e-2  # initial Levenberg-Marquardt damping (adapted per seed)
     # Adam only
@@ -105,22 +104,27 @@ def descend_to_tolerance(
     eps: float,
     config: CloudConfig = CloudConfig(),
     progress: CloudProgress | None = None,
-    trace: Callable[[int, torch.Tensor, torch.Tensor], None] | None = None,
+    trace: Trace | None = None,
+    stop_inside: bool = True,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Descend from `starts` (n, C, H, W) towards `image` (C, H, W); each seed stops once within eps.
+    """Descend from `starts` (n, C, H, W) towards `image` (C, H, W); each seed stops once within eps
+    (unless stop_inside=False: every seed runs all iterations, as the convergence probe needs).
 
     Returns (best seeds (n, C, H, W), their fp32 MSE (n,), iterations each used (n,)).
-    `trace(iteration, indices (a,), seeds (a, C, H, W))` sees the active seeds after every fp32 check
-    (the convergence probe records distances with it).
+    `trace(iteration, indices (a,), seeds (a, C, H, W))` sees the active seeds after every Gauss-Newton
+    iteration or Adam's fp32 check (the convergence probe records distances with it).
     """
     image = check_image(generator, image)
     eps = check_tolerance(eps)
     target = image.unsqueeze(0)  # (1, C, H, W)
-    if config.optimizer == "gauss_newton":
-        return gauss_newton_descent(generator, target, starts, eps, config.iterations, config.cg_iterations,
-                                    config.damping, config.steps, progress, trace)
-    if config.optimizer != "adam":
+    if config.optimizer not in ("gauss_newton", "adam"):
         raise StudyInputError(f"unknown optimizer {config.optimizer!r}: gauss_newton or adam")
+    if config.iterations < 0 or (config.optimizer == "gauss_newton" and (config.cg_iterations < 1 or not config.damping > 0)):
+        raise StudyInputError(f"need iterations >= 0, cg_iterations >= 1 and damping > 0, got {config.iterations}, "
+                              f"{config.cg_iterations} and {config.damping}")
+    if config.optimizer == "gauss_newton":
+        return gauss_newton_descent(generator, target, starts, eps, iterations=config.iterations, cg_iterations=config.cg_iterations,
+                                    damping=config.damping, steps=config.steps, stop_inside=stop_inside, progress=progress, trace=trace)
     bf16 = bf16_is_fast(starts.device.type) if config.bf16 is None else config.bf16
     n = len(starts)
     seeds = starts.detach().clone().float()
@@ -140,7 +144,8 @@ def descend_to_tolerance(
         used[active] = iteration
         if trace:
             trace(iteration, active.clone(), seeds[active].clone())
-        active = active[best_mse[active] > eps]
+        if stop_inside:
+            active = active[best_mse[active] > eps]
 
     def use_bf16(iteration: int) -> bool:
         return bf16 and seeds.device.type == "cpu" and iteration <= config.fp32_from * config.iterations

@@ -90,15 +90,15 @@ def path_figure(profiles: dict[str, np.ndarray], eps_levels: dict[str, float]) -
     return figure
 
 
-def convergence_figure(iterations: np.ndarray, distance_to_exact: np.ndarray, psnr: np.ndarray) -> Figure:
+def convergence_figure(iterations: np.ndarray, distance_to_exact: np.ndarray, psnr: np.ndarray, xlabel: str = "descent iteration") -> Figure:
     """Distance of long descents to z* and their PSNR, per iteration."""
     figure, (left, right) = plt.subplots(1, 2, figsize=(9, 3.4))
     left.plot(iterations, distance_to_exact, linewidth=1)
-    left.set_xlabel("descent iteration")
+    left.set_xlabel(xlabel)
     left.set_ylabel("|z - z*|")
     left.set_title("Distance to the exact seed")
     right.plot(iterations, psnr, linewidth=1)
-    right.set_xlabel("descent iteration")
+    right.set_xlabel(xlabel)
     right.set_ylabel("PSNR (dB)")
     right.set_title("Reconstruction")
     figure.tight_layout()

@@ -102,7 +102,8 @@ def _write_figures(result: StudyResult, folder: Path) -> dict[str, str]:
     if profiles:
         save("paths", figures.path_figure(profiles, eps))
     if "convergence/iterations" in a:
-        save("convergence", figures.convergence_figure(a["convergence/iterations"], a["convergence/distance_to_exact"], a["convergence/psnr"]))
+        save("convergence", figures.convergence_figure(a["convergence/iterations"], a["convergence/distance_to_exact"], a["convergence/psnr"],
+                                                      f"{_optimizer_name(s.get('convergence', {}))} iteration"))
     for method in ("pca", "umap"):
         if f"projection/{method}/coordinates" in a:
             save(f"projection_{method}", figures.projection_figure(a[f"projection/{method}/coordinates"], a[f"projection/{method}/labels"],
@@ -165,7 +166,8 @@ def findings(s: dict, a: dict[str, np.ndarray]) -> list[list[str]]:
                  f"{_pooled(inside, total)} of the seeds reached {levels[0]} within {s['config']['cloud']['iterations']} {optimizer} iterations; "
                  + ", ".join(f"{sum(v.get(f'polish_{lv}', {}).get('inside', 0) for v in images.values())}/"
                              f"{sum(v.get(f'polish_{lv}', {}).get('seeds', 0) for v in images.values())} of those reached {lv} "
-                             f"after {s['config']['polish']['iterations']} more" for lv in levels[1:])])
+                             f"after at most {s['config']['polish']['iterations']} more {_optimizer_name(s['config']['polish'])} iterations"
+                             for lv in levels[1:])])
     moved = np.mean([c["distance_from_start_mean"] for c in clouds])
     apart = np.mean([c["pairwise_distance_mean"] for c in clouds])
     rows.append(["Where are the cloud's seeds?",
@@ -199,7 +201,7 @@ def findings(s: dict, a: dict[str, np.ndarray]) -> list[list[str]]:
     if "convergence" in s:
         c = s["convergence"]
         rows.append(["Does long descent approach z*?",
-                     f"{c['seeds']} descents of {c['iterations']} iterations ({c['image']}): distance to z* {c['distance_to_exact_start_mean']:.1f} -> "
+                     f"{c['seeds']} descents of {c['iterations']} {_optimizer_name(c)} iterations ({c['image']}): distance to z* {c['distance_to_exact_start_mean']:.1f} -> "
                      f"{c['distance_to_exact_end_mean']:.1f} (min {c['distance_to_exact_end_min']:.1f}) at {c['psnr_end_mean_db']:.1f} dB: "
                      + ("they do not approach z*; distant seeds give the same image" if c["distance_to_exact_end_min"] > 0.5 * c["distance_to_exact_start_mean"]
                         else "they approach z*")])
@@ -318,7 +320,7 @@ def render_markdown(s: dict, figure_names: dict[str, str], title: str, a: dict[s
     if "convergence" in s:
         c = s["convergence"]
         out += ["## Does descent approach z* as it runs longer?", "",
-                _table(["image", "seeds", "iterations", "|z-z*| start", "|z-z*| end (mean)", "end min", "end max", "PSNR end mean (dB)", "|z*|"],
+                _table(["image", "seeds", f"{_optimizer_name(c)} iterations", "|z-z*| start", "|z-z*| end (mean)", "end min", "end max", "PSNR end mean (dB)", "|z*|"],
                        [[c["image"], c["seeds"], c["iterations"], c["distance_to_exact_start_mean"], c["distance_to_exact_end_mean"],
                          c["distance_to_exact_end_min"], c["distance_to_exact_end_max"], c["psnr_end_mean_db"], c["exact_seed_norm"]]]), ""]
         figure("convergence", "convergence")

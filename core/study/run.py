@@ -54,7 +54,7 @@ class StudyConfig:
     psnr_levels: tuple[float, ...] = (30.0, 40.0)  # tolerances emb_eps(x), as PSNR; the first is the cloud's
     cloud_size: int = 16  # descent starts per image
     cloud: CloudConfig = field(default_factory=CloudConfig)
-    # the tighter levels continue the first level's members with small steps
+    # the tighter levels continue the first level's members (always Gauss-Newton)
     polish: CloudConfig = field(default_factory=lambda: CloudConfig(iterations=30))
     convexity_ks: tuple[int, ...] = (2, 3, 4, 8, 16)  # capped at the number of members
     convexity_samples: int = 32
@@ -187,7 +187,7 @@ def run_study(
         starts = seeded_noise(list(range(10_000, 10_000 + config.convergence_seeds)), generator.image_shape)
         trace = convergence_trace(generator, item.image, special[item.name]["exact"], starts,
                                   replace(config.cloud, iterations=config.convergence_iterations))
-        summary["convergence"] = {"image": item.name, **trace.summary()}
+        summary["convergence"] = {"image": item.name, "optimizer": config.cloud.optimizer, **trace.summary()}
         for key in ("iterations", "distance_to_exact", "distance_to_mean", "psnr"):
             arrays[f"convergence/{key}"] = getattr(trace, key)
     stages.update(1)
