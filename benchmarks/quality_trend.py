@@ -2,6 +2,10 @@
 generator's epochs (EMA snapshots saved during the run), to judge what more training gives.
 
     python -m benchmarks.quality_trend runs/fashion_epochs/epoch_* --samples 2000
+    python -m benchmarks.quality_trend assets/fashion-10ep --append   # add a row, keep the earlier ones
+
+--append keeps the rows of the previous results file (benchmarks/results/quality_trend.json) whose
+checkpoints are not measured again, so snapshots that no longer exist stay in the table.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from benchmarks.report import write_report
+from benchmarks.report import RESULTS, write_report
 from core.checkpoint import load_generator
 from core.classifier import features, load_classifier
 from core.data import load_fashion_mnist
@@ -26,6 +30,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("checkpoints", nargs="+")
     parser.add_argument("--classifier", default="assets/classifier")
     parser.add_argument("--samples", type=int, default=2000)
+    parser.add_argument("--append", action="store_true", help="keep the earlier rows of the results file")
     args = parser.parse_args(argv)
     classifier = load_classifier(args.classifier)
     test_images, _ = load_fashion_mnist("test")
@@ -44,9 +49,19 @@ def main(argv: list[str] | None = None) -> None:
         rows.append({"checkpoint": Path(path).name, "steps": training.get("steps"), "training minutes": training.get("train_minutes"),
                      "Frechet distance": distance, "ratio to floor": distance / floor})
         print(rows[-1], flush=True)
-    rows.sort(key=lambda row: row["steps"] or 0)
+    command = " ".join(["python -m benchmarks.quality_trend", *(argv if argv is not None else sys.argv[1:])])
     notes = f"{args.samples} samples (seeds 0-{args.samples - 1}) vs the 10,000 test images; floor: {args.samples} training images vs test = {floor:.3f}."
-    write_report("quality_trend", "Sample quality over training", " ".join(["python -m benchmarks.quality_trend", *(argv if argv is not None else sys.argv[1:])]), rows, notes)
+    previous = RESULTS / "quality_trend.json"
+    if args.append and previous.is_file():
+        earlier = json.loads(previous.read_text())
+        if f"{args.samples} samples" not in earlier["notes"]:
+            raise SystemExit(f"--append: the earlier rows used another sample count ({earlier['notes'][:40]}...)")
+        measured = {row["checkpoint"] for row in rows}
+        kept = [row for row in earlier["rows"] if row["checkpoint"] not in measured]
+        rows = kept + rows
+        notes = f"{earlier['notes']}\n\nRows {', '.join(r['checkpoint'] for r in kept)}: `{earlier['command']}` ({earlier['date']}). {notes}"
+    rows.sort(key=lambda row: row["steps"] or 0)
+    write_report("quality_trend", "Sample quality over training", command, rows, notes)
 
 
 if __name__ == "__main__":
