@@ -101,3 +101,15 @@ def test_bad_inputs_and_outputs_are_refused_before_work(tiny_setup, capsys):
     assert main([str(victim), "--out", str(folder), "--checkpoint", checkpoint, *FAST]) == 2
     assert "refusing to overwrite" in capsys.readouterr().err and victim.read_text() == "precious"
     assert main(["test:99999", "--out", str(tmp_path / "s"), "--checkpoint", checkpoint, *FAST]) == 2
+
+
+def test_example_inputs_name_their_kind():
+    """'examples' is the ten test images and two photos; 'examples:test' and 'examples:photos' split them."""
+    from core.study.__main__ import parse_inputs
+
+    every = parse_inputs(["examples"], (1, 28, 28), None)
+    tests = parse_inputs(["examples:test"], (1, 28, 28), None)
+    photos = parse_inputs(["examples:photos"], (1, 28, 28), None)
+    assert len(tests) == 10 and {i.kind for i in tests} == {"test"}
+    assert len(photos) == 2 and {i.kind for i in photos} == {"photo"}
+    assert [i.name for i in every] == [i.name for i in tests + photos]

@@ -41,7 +41,8 @@ MAX_IMAGES = 64
 
 def build_parser() -> ArgumentParser:
     parser = ArgumentParser(prog="python -m core.study", description=__doc__, formatter_class=__import__("argparse").RawDescriptionHelpFormatter)
-    parser.add_argument("inputs", nargs="+", help="test:N, test:A-B, image/.npy files, or 'examples'")
+    parser.add_argument("inputs", nargs="+", help="test:N, test:A-B, image/.npy files, 'examples' (the ten test images and two "
+                                                  "photos of assets/examples), 'examples:test' or 'examples:photos'")
     parser.add_argument("--out", required=True, help="output folder")
     parser.add_argument("--checkpoint", default=str(DEFAULT_CHECKPOINT), help="generator folder")
     parser.add_argument("--embedder", default=None, help=f"embedding network folder ('none' to skip; default {DEFAULT_EMBEDDER} if it matches)")
@@ -75,9 +76,11 @@ def parse_inputs(tokens: list[str], image_shape: tuple[int, int, int], data_path
     items: list[StudyImage] = []
     test_images = None
     for token in tokens:
-        if token == "examples":
+        if token in ("examples", "examples:test", "examples:photos"):
             folder = ASSETS / "examples"
-            for path in sorted(folder.glob("test*.png")) + [folder / name for name in EXAMPLE_PHOTOS]:
+            tests = sorted(folder.glob("test*.png")) if token != "examples:photos" else []
+            photos = [folder / name for name in EXAMPLE_PHOTOS] if token != "examples:test" else []
+            for path in tests + photos:
                 image, note = load_image_file(path, image_shape)
                 kind = "photo" if path.name.startswith("ood_") else "test"
                 items.append(StudyImage(path.stem.replace("ood_", "photo_"), image, f"{path.relative_to(ASSETS.parent)} ({note})", kind))
