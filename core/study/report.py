@@ -219,8 +219,9 @@ def findings(s: dict, a: dict[str, np.ndarray]) -> list[list[str]]:
             rows.append([f"Is emb(x) connected at {lv}?",
                          f"straight segments inside: {_pooled(sum(g['segments_inside'] for g in graphs), sum(g['segments'] for g in graphs))}; "
                          f"components per cloud: {', '.join(str(g['components']) + '/' + str(g['seeds']) for g in graphs)}; "
-                         f"relaxed paths found {sum(p['exists'] for p in relaxed)}/{len(relaxed)} (closest worst-point PSNR "
-                         f"{(-10 * np.log10(min([p['worst_point_mse'] for p in relaxed]))) if relaxed else float('nan'):.1f} dB)"])
+                         + (f"relaxed paths found {sum(p['exists'] for p in relaxed)}/{len(relaxed)} (closest worst-point PSNR "
+                            f"{-10 * np.log10(min(p['worst_point_mse'] for p in relaxed)):.1f} dB)" if relaxed
+                            else "no relaxed paths tried at this level (the study tries them at the first)")])
     if s.get("image_pairs"):
         separation = s.get("separation", {}).get(levels[0], {})
         disjoint = s["disjoint_pairs_by_triangle_inequality"]
