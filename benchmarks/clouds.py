@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> None:
     notes = (f"Seeds start from N(0, I) (torch seeds 0..n-1), descend through the 10-step sampler, and leave the batch once their "
              f"fp32 MSE is within the tolerance; 'minutes for 32 inside' scales the time to 32 seeds within it. {args.threads} torch thread(s). "
              "gauss_newton: Levenberg-Marquardt with 10 conjugate-gradient iterations per step on finite-difference J v and autograd J^T u, "
-             "clip-aware residual, at most 60 steps ('iterations' counts steps, each 21 passes through the sampler). "
+             "clip-aware residual, at most 60 steps ('iterations' counts steps, each at most 22 passes through the sampler: 2 + 2 per CG iteration). "
              "adam: Adam with per-seed moments on the MAE, cosine step 5e-2 -> 1e-4 over 400 iterations (2 passes each), bf16 autocast "
              f"{'on' if bf16_is_fast() else 'off (this CPU has no native bf16; emulated it is ~10x slower)'}. "
              "article: Adam 1e-2, MAE + 0.005 mean(z^2), no early exit.")
