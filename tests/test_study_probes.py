@@ -168,7 +168,7 @@ def test_convergence_runs_every_seed_to_the_end_even_when_stuck(tiny_generator, 
     image, seed, _ = target
     starts = torch.cat([seed[None], seeded_noise([8], tiny_generator.image_shape)])
     trace = convergence_trace(tiny_generator, image, seed, starts, replace(FAST_GAUSS_NEWTON, iterations=16, cg_iterations=2))
-    assert trace.psnr.shape == (17, 2) and trace.distance_to_exact[-1, 0] == 0
+    assert trace.psnr.shape == (17, 2) and trace.distance_to_exact[-1, 0] < 1e-3  # round-off may move it a hair
 
 
 def test_jacobian_matches_finite_differences(tiny_generator, target):
