@@ -135,7 +135,7 @@ def gauss_newton_descent(
 
     def linearise(z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, Backward]:
         """(residual, clipped MSE as reconstruction_mse computes it, J^T u) at z."""
-        residual, backward, outputs = vjp(lambda v: forward(v), z, has_aux=True)
+        residual, backward, outputs = vjp(forward, z, has_aux=True)
         mse = (outputs.clamp(0, 1) - target).pow(2).flatten(1).mean(1)
         return residual.detach(), mse, lambda u: backward(u, create_graph=False)[0]
 
