@@ -6,7 +6,7 @@ descents settle at distinct seeds with the same image, emb(x) holds distant seed
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 import torch
