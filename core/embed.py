@@ -40,7 +40,7 @@ from core.checkpoint import load_generator
 from core.cli_checks import (MAX_BATCH, MAX_STEPS, ArgumentParser, CLIError, check_output_dir, cli_main, float_range, int_range,
                              refuse_overlap)
 from core.embedder import load_embedder
-from core.embedding import DESCENT_RECIPE, METHODS, POLISH_RECIPE, REFINE_RECIPE, embed
+from core.embedding import DESCENT_RECIPE, FIXED_POINT_MODES, METHODS, POLISH_RECIPE, REFINE_RECIPE, embed
 from core.gradient_embedding import ORIGINAL_RECIPE
 from core.image_io import ImageInputError, expand_inputs, load_image_file
 from core.images import to_pil
@@ -63,7 +63,12 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--embedder", default=None, help=f"embedder folder for network/hybrid (default for network: {DEFAULT_EMBEDDER})")
     parser.add_argument("--seeds-per-image", type=int_range(1, MAX_SEEDS_PER_IMAGE), default=1, help="gd/hybrid: independent seeds per image")
     parser.add_argument("--iterations", type=int_range(1, MAX_ITERATIONS), default=None,
-                        help="gd/hybrid descent iterations; fixed_point iterations per step")
+                        help="gd/hybrid descent iterations; fixed_point: the most evaluations per step (adaptive) or exactly that many (fixed)")
+    parser.add_argument("--fixed-point-mode", choices=FIXED_POINT_MODES, default="adaptive",
+                        help="fixed_point: adaptive (each image stops each step at its tolerance, checked against --target-psnr; "
+                             "about 27 NFE) or fixed (the original 30 iterations per step, about 133 NFE)")
+    parser.add_argument("--target-psnr", type=float_range(0.0, 200.0, low_open=True), default=40.0,
+                        help="adaptive fixed_point: images below this PSNR are solved again, tighter (summary.csv's missed_target column)")
     parser.add_argument("--recipe", choices=["ours", "original"], default="ours",
                         help="gd settings: ours (MAE, cosine lr 5e-2, 300 it) or the article's (MAE + 0.005 mean z^2, lr 1e-2, 1500 it)")
     parser.add_argument("--hybrid-start", choices=["auto", "network", "ddim_inversion", "fixed_point"], default="auto",
@@ -153,11 +158,14 @@ def _embed_images(args, generator, embedder, images: torch.Tensor, progress: tqd
         batch = images[start : start + args.batch_size]
         result = embed(generator, batch, args.method, steps=args.steps, seeds_per_image=args.seeds_per_image, embedder=embedder,
                        descent=descent, hybrid_start=args.hybrid_start,
-                       fixed_point_iterations=args.start_iterations if args.method == "hybrid" else args.iterations or 30)
+                       fixed_point_iterations=args.start_iterations if args.method == "hybrid" else args.iterations or 30,
+                       fixed_point_mode=args.fixed_point_mode, fixed_point_target_psnr=args.target_psnr)
         for i in range(len(batch)):  # clones: a view would carry (and gather) its whole batch's storage
             records.append({"seeds": (result.candidates[i] if result.candidates is not None else result.seeds[i : i + 1]).clone(),
                             "seed": result.seeds[i].clone(), "reconstruction": result.reconstructions[i].clone(), "mse": float(result.mse[i]),
-                            "psnr": float(result.psnr[i]), "nfe": result.nfe, "seconds": result.seconds_per_image})
+                            "psnr": float(result.psnr[i]), "seconds": result.seconds_per_image,
+                            "nfe": int(result.nfe_per_image[i]) if result.nfe_per_image is not None else result.nfe,
+                            "missed": bool(result.missed[i]) if result.missed is not None else ""})
         if progress is not None:
             progress.update(len(batch))
     return records
@@ -175,7 +183,8 @@ def _write_outputs(out: Path, loaded: list, records: list[dict]) -> list[dict]:
             save_seed_file(out / f"{name}.seed.npy", record["seeds"])
             save_image(out / f"{name}.png", to_pil(record["reconstruction"]))
             rows.append({"input": str(path), "name": name, "conversion": note, "mse": f"{record['mse']:.6f}",
-                         "psnr_db": f"{record['psnr']:.2f}", "nfe": record["nfe"], "seconds": f"{record['seconds']:.3f}"})
+                         "psnr_db": f"{record['psnr']:.2f}", "nfe": record["nfe"], "missed_target": record["missed"],
+                         "seconds": f"{record['seconds']:.3f}"})
         save_seed_file(out / SEEDS_NAME, torch.stack([record["seed"] for record in records]))
         with atomic_path(out / SUMMARY_NAME) as temporary:
             with open(temporary, "w", newline="") as handle:

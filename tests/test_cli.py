@@ -144,3 +144,21 @@ def test_embed_sharded_by_torchrun_writes_what_one_process_writes(tmp_path, chec
     for a, b in zip(rows_one, rows_two):
         a.pop("seconds"), b.pop("seconds")
         assert a == b
+
+
+def test_embed_fixed_point_modes_report_nfe_per_image(tmp_path, checkpoint, tiny_generator):
+    make_inputs(tmp_path / "in", checkpoint)
+    good = str(tmp_path / "in" / "array.npy")
+    summaries = {}
+    for mode in ["adaptive", "fixed"]:
+        out = tmp_path / mode
+        assert embed_main([good, "--out", str(out), "--checkpoint", checkpoint, "--fixed-point-mode", mode,
+                           "--iterations", "4", "--target-psnr", "35"]) == 0
+        summaries[mode] = list(csv.DictReader(open(out / "summary.csv")))[0]
+    # the fixed schedule spends exactly its iterations on every step; adaptive stops early and says if it missed
+    assert int(summaries["fixed"]["nfe"]) > int(summaries["adaptive"]["nfe"])
+    for summary in summaries.values():
+        assert summary["missed_target"] in ("True", "False")
+        assert (summary["missed_target"] == "True") == (float(summary["psnr_db"]) < 35)
+    with pytest.raises(SystemExit):
+        embed_main([good, "--out", str(tmp_path / "x"), "--checkpoint", checkpoint, "--fixed-point-mode", "fast"])
