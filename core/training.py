@@ -257,6 +257,9 @@ class Trainer:
             with torch.no_grad():
                 samples = self.ema.generate(seeded_noise(seeds, self.ema.image_shape, self.device))
             save_image(self.out / "samples" / f"epoch_{self.epoch:03d}.png", make_grid(samples, scale=2))
+            # every epoch's EMA weights, kept: the validation loss does not track sample quality
+            # (benchmarks.quality_trend measures the Frechet distance of each and picks the one to ship)
+            save_generator(self.ema, self.out / "epochs" / f"epoch_{self.epoch:03d}", {"training": self._summary()})
             with open(self.out / "log.jsonl", "a") as log:
                 log.write(json.dumps(record) + "\n")
             tqdm.write(json.dumps(record))

