@@ -18,7 +18,7 @@ import sys
 
 import torch
 
-from benchmarks.report import write_report
+from benchmarks.report import markdown_table, write_report
 from core.checkpoint import load_generator
 from core.data import load_fashion_mnist
 from core.inversion import fixed_point_inversion, step_weights
@@ -37,6 +37,21 @@ def generate_from(generator, state: torch.Tensor, first_step: int, steps: int) -
     for k in range(first_step, steps):
         state, prediction = ddim_step(generator.unet, state, times[k], times[k + 1])
     return prediction
+
+
+def forward_gains(generator, trajectory: list[torch.Tensor], steps: int) -> torch.Tensor:
+    """(N, S-1) gain of each sampler step t_k -> t_{k+1} (k >= 1) along the deviation of G's own path from z
+    from the inverted trajectory: |F(x'_k) - F(x_k)| / |x'_k - x_k|, x' the states generation visits."""
+    times = step_times(steps).tolist()
+    state, gains = trajectory[0], []
+    for k in range(steps - 1):
+        on_path, _ = ddim_step(generator.unet, state, times[k], times[k + 1])
+        if k > 0:  # at k = 0 both start from z: no deviation yet
+            inverted, _ = ddim_step(generator.unet, trajectory[k], times[k], times[k + 1])
+            deviation = (state - trajectory[k]).flatten(1).norm(dim=1).clamp_min(1e-12)
+            gains.append((on_path - inverted).flatten(1).norm(dim=1) / deviation)
+        state = on_path
+    return torch.stack(gains, dim=1)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -63,6 +78,8 @@ def main(argv: list[str] | None = None) -> None:
         tight = fixed_point_inversion(generator.unet, generator.normalize(images[lost]), args.steps,
                                       weights=[w * 0.1 for w in step_weights(args.steps)])
         tight_psnr = psnr_of(generator, generator.generate_normalized(tight.seeds, args.steps), images[lost])
+        kept = (psnr >= args.target).nonzero().flatten()[: max(len(lost), 1)]  # as many images that reached it
+        gains = forward_gains(generator, [state[torch.cat([lost, kept])] for state in inversion.trajectory], args.steps)
 
     times = step_times(args.steps).tolist()
     rows = []
@@ -86,6 +103,13 @@ def main(argv: list[str] | None = None) -> None:
              f"or more, at {float(tight.nfe.float().mean()) if len(lost) else float('nan'):.0f} NFE on average.")
     if not rows:
         rows = [{"image": "-", "PSNR (dB)": float(psnr.min()), "NFE": int(inversion.nfe.max())}]
+    gain_rows = [{"image": image, "reached target": image in kept.tolist(),
+                  **{f"t={times[k]:.1f}->{times[k + 1]:.1f}": float(gains[i, k - 1]) for k in range(1, args.steps - 1)},
+                  "product": float(gains[i].prod())} for i, image in enumerate(torch.cat([lost, kept]).tolist())]
+    notes += ("\n\nGain of each sampler step along the deviation of G's own path (from z) from the inverted trajectory, "
+              "for the lost images and as many that reached the target: |F(x') - F(x)| / |x' - x|. Above 1 the step "
+              "amplifies the errors the inversion left; the product is the amplification from t=0.9 to t=0.1.\n\n"
+              + markdown_table(gain_rows))
     command = "python -m benchmarks.inversion_where_lost" + "".join(f" {a}" for a in (argv if argv is not None else sys.argv[1:]))
     write_report("inversion_where_lost", "Where adaptive inversion loses the images below the target", command, rows, notes)
 
