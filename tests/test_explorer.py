@@ -316,3 +316,23 @@ def test_every_page_opens_on_the_shipped_study(monkeypatch):
         assert not app.exception, (page, [e.value for e in app.exception])
     app.switch_page("../pages/clouds.py").run()
     assert len(app.get("plotly_chart")) == len(summary["projections"])  # UMAP and PCA side by side when both are stored
+
+
+@pytest.mark.skipif(not (SHIPPED_STUDY / "study.json").is_file(), reason="the shipped study (assets/study) is not written yet")
+def test_study_pages_open_on_a_photo_without_cloud_seeds(monkeypatch):
+    """The shipped photos have z* but no cloud seed within 30 dB: every page that picks an image shows them without an error."""
+    from core.study.report import load_study
+
+    monkeypatch.setenv("EMB_STUDY_DIR", str(SHIPPED_STUDY))
+    summary, _ = load_study(SHIPPED_STUDY)
+    photos = [name for name, image in summary["images"].items() if image["kind"] == "photo"]
+    assert photos, "the shipped study has no photo"
+    app, picked = open_page(), 0
+    for page in STUDY_PAGES:
+        app.switch_page(f"../pages/{page}.py").run()
+        for box in app.selectbox:
+            if photos[0] in box.options:
+                box.set_value(photos[0]).run()
+                picked += 1
+                assert not app.exception and not app.error, (page, box.label, [e.value for e in app.exception], [e.value for e in app.error])
+    assert picked >= 4  # interpolation (both ends), convexity, connectivity, local geometry
