@@ -23,12 +23,13 @@ from core.checkpoint import load_generator
 from core.data import load_fashion_mnist
 from core.inversion import fixed_point_inversion, step_weights
 from core.sampling import ddim_step, step_times
+from core.study.tolerance import psnr_from_mse
 
 
 def psnr_of(generator, normalized_output: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
     """(N,) PSNR in dB of denormalized, clipped outputs against images in [0, 1]."""
     output = generator.denormalize(normalized_output).clamp(0, 1)
-    return -10 * torch.log10((output - images).pow(2).flatten(1).mean(1))
+    return psnr_from_mse((output - images).pow(2).flatten(1).mean(1))
 
 
 def generate_from(generator, state: torch.Tensor, first_step: int, steps: int) -> torch.Tensor:
