@@ -46,7 +46,10 @@ def main(argv: list[str] | None = None) -> None:
             samples = torch.cat([generator.generate(seeded_noise(list(range(s, min(s + 250, args.samples))), generator.image_shape))
                                  for s in range(0, args.samples, 250)])
         distance = frechet_distance(features(classifier, samples), test_features)
-        rows.append({"checkpoint": Path(path).name, "steps": training.get("steps"), "training minutes": training.get("train_minutes"),
+        folder = Path(path)
+        # a training run's epoch snapshot (runs/RUN/epochs/epoch_NNN) is named with its run
+        label = f"{folder.parent.parent.name}/{folder.name}" if folder.parent.name == "epochs" else folder.name
+        rows.append({"checkpoint": label, "steps": training.get("steps"), "training minutes": training.get("train_minutes"),
                      "Frechet distance": distance, "ratio to floor": distance / floor})
         print(rows[-1], flush=True)
     command = " ".join(["python -m benchmarks.quality_trend", *(argv if argv is not None else sys.argv[1:])])
