@@ -431,15 +431,17 @@ def autocorrelation(seeds: np.ndarray) -> np.ndarray:
     return autocorrelation_map(to_tensor(seeds))
 
 
-def twin_candidate(study: Study) -> Path | None:
-    """A second generator for the independence probe: the study's twin, else assets/fashion-twin when it matches."""
+def independence_pair(study: Study) -> tuple[Path, Path] | None:
+    """Two generators of one recipe for the independence probe: the pair the study recorded, else
+    the shipped pair (assets/fashion-twin and the generator it was trained beside), when both are here."""
+    from core.study.__main__ import DEFAULT_TWIN, DEFAULT_TWIN_OF
+
     recorded = study.twin_dir()
     if recorded is not None:
-        return recorded
-    candidate = ASSETS / "fashion-twin"
-    generator = study.generator_dir()
-    if (candidate / "config.json").is_file() and generator is not None and generator.resolve() != candidate.resolve():
-        return candidate
+        first = resolve_model_dir(study.summary.get("twin_of")) or study.generator_dir()
+        return (first, recorded) if first is not None else None
+    if (DEFAULT_TWIN / "config.json").is_file() and (DEFAULT_TWIN_OF / "config.json").is_file():
+        return DEFAULT_TWIN_OF, DEFAULT_TWIN
     return None
 
 

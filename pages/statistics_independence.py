@@ -7,8 +7,8 @@ import plotly.graph_objects as go
 import streamlit as st
 from scipy.stats import norm
 
-from explorer.loaders import (autocorrelation, compare_two_generators, current_study, statistics_groups, study_generator, to_display,
-                              twin_candidate)
+from explorer.loaders import (autocorrelation, compare_two_generators, current_study, statistics_groups, to_display,
+                              independence_pair)
 
 st.title("Seed statistics and independence")
 study = current_study()
@@ -77,17 +77,18 @@ if independence:
     result = {"paired": study.arrays["independence/random/paired"], "unrelated": study.arrays["independence/random/unrelated"],
               "same_generator_unrelated": study.arrays["independence/random/same_generator_unrelated"],
               "images_a": study.arrays["independence/random/images_a"], "images_b": study.arrays["independence/random/images_b"]}
-    source = "stored in the study"
+    pair = independence_pair(study)
+    source = "stored in the study" + (f": A `{pair[0].name}`, B `{pair[1].name}`" if pair else "")
 else:
-    twin = twin_candidate(study)
-    if twin is None:
-        st.info("This study has no independence section and no second generator (assets/fashion-twin) is on this machine.")
+    pair = independence_pair(study)
+    if pair is None:
+        st.info("This study has no independence section and no pair of same-recipe generators (assets/fashion-twin) is on this machine.")
         st.stop()
-    if not st.toggle(f"compare with `{twin.name}` now (a few seconds)", key="independence_now"):
+    first, twin = pair
+    if not st.toggle(f"compare `{first.name}` with `{twin.name}` now (a few seconds)", key="independence_now"):
         st.stop()
-    study_generator(study)  # stops with a message when the study's generator is not here
-    result = compare_two_generators(str(study.generator_dir()), str(twin), 64, study.steps)
-    source = f"computed now with {twin.name}"
+    result = compare_two_generators(str(first), str(twin), 64, study.steps)
+    source = f"computed now: A `{first.name}`, B `{twin.name}`"
 st.caption(f"Same seeds, generator A (top) and generator B (bottom); {source}.")
 st.image(to_display(result["images_a"], scale=3), width=84)
 st.image(to_display(result["images_b"], scale=3), width=84)

@@ -253,6 +253,34 @@ def test_statistics_independence_page(study):
     assert metric(app, "unrelated seeds, two generators") == f"{np.mean(arrays['independence/random/unrelated']):.1f} dB"
     assert len(app.dataframe) == 1 and len(app.dataframe[0].value) == len(summary["statistics"])
     assert len(app.get("plotly_chart")) == 5  # values, two autocorrelation maps, OOD scores, independence
+    assert "stored in the study: A `tiny`, B `twin`" in " ".join(c.value for c in app.caption)
+
+
+def test_independence_is_computed_with_the_shipped_pair_when_the_study_has_none(tiny_study, tmp_path, monkeypatch):
+    """A study without a twin: the page offers the shipped same-recipe pair (DEFAULT_TWIN_OF, DEFAULT_TWIN),
+    which need not include the study's generator, and computes the comparison with those two."""
+    import json
+    import shutil
+
+    import core.study.__main__ as study_cli
+    from core.checkpoint import save_generator
+    from tests.conftest import make_tiny_generator
+
+    folder = tmp_path / "study"
+    shutil.copytree(tiny_study, folder)
+    summary = json.loads((folder / "study.json").read_text())
+    summary.pop("independence"), summary.pop("twin")
+    (folder / "study.json").write_text(json.dumps(summary))
+    first, twin = save_generator(make_tiny_generator(3), tmp_path / "pair_a"), save_generator(make_tiny_generator(4), tmp_path / "pair_b")
+    monkeypatch.setattr(study_cli, "DEFAULT_TWIN_OF", Path(first))
+    monkeypatch.setattr(study_cli, "DEFAULT_TWIN", Path(twin))
+    monkeypatch.setenv("EMB_STUDY_DIR", str(folder))
+    app = open_page("statistics_independence")
+    app.toggle(key="independence_now").set_value(True).run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert "computed now: A `pair_a`, B `pair_b`" in " ".join(c.value for c in app.caption)
+    paired = float(metric(app, "same seed, two generators").split()[0])
+    assert paired < 100  # two different networks, not the study's generator compared with itself
 
 
 def test_pages_without_a_study(tmp_path, monkeypatch):

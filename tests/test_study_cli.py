@@ -113,3 +113,19 @@ def test_example_inputs_name_their_kind():
     assert len(tests) == 10 and {i.kind for i in tests} == {"test"}
     assert len(photos) == 2 and {i.kind for i in photos} == {"photo"}
     assert [i.name for i in every] == [i.name for i in tests + photos]
+
+
+def test_the_twin_of_option_names_the_independence_pair(tiny_setup):
+    """--twin-of: the independence probe compares that generator with --twin, and study.json says which pair."""
+    tmp_path, checkpoint, paths = tiny_setup
+    first_half = str(save_generator(make_tiny_generator(3), tmp_path / "first_half"))
+    twin = str(save_generator(make_tiny_generator(5), tmp_path / "twin"))
+    at = FAST.index("--twin")
+    options = FAST[:at] + FAST[at + 2:]
+    out = tmp_path / "study"
+    assert main([*paths, "--out", str(out), "--checkpoint", checkpoint, *options, "--twin", twin, "--twin-of", first_half]) == 0
+    summary, arrays = load_study(out)
+    assert summary["twin"].endswith("twin") and summary["twin_of"].endswith("first_half")
+    assert "independence" in summary and "G_a: `" in (out / "report.md").read_text()
+    # --twin-of without any twin is an error, not silently ignored
+    assert main([paths[0], "--out", str(tmp_path / "s2"), "--checkpoint", checkpoint, *FAST, "--twin-of", first_half]) == 2

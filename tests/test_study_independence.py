@@ -12,6 +12,7 @@ import torch
 from conftest import make_tiny_generator
 
 from core.generator import DiffusionGenerator
+from core.seeds import seeded_noise
 from core.study.independence import compare_generators
 from core.study.tolerance import StudyInputError
 from core.unet import get_preset
@@ -91,3 +92,27 @@ def test_bad_input_gets_a_clear_error(tiny_generator):
         compare_generators(tiny_generator, tiny_generator, seeds, targets=torch.full((4, 1, 8, 8), 2.0))
     with pytest.raises(StudyInputError, match="steps"):
         compare_generators(tiny_generator, tiny_generator, seeds, steps=0)
+
+
+def test_a_twin_of_another_generator_is_compared_on_that_generators_exact_seeds():
+    """A study whose generator has no twin of its own compares the pair (twin_of, twin): both the
+    random seeds and the test images' z*, found under twin_of, go through that pair."""
+    from core.study.run import StudyConfig, StudyImage, run_study
+
+    study_generator, first_half, twin = make_tiny_generator(0), make_tiny_generator(3), make_tiny_generator(5)
+    with torch.no_grad():
+        images = first_half.generate(seeds_for(first_half, 2, 9), 3)  # images the first half makes exactly
+    config = StudyConfig(psnr_levels=(10.0,), cloud_size=2, convexity_samples=2, convergence_seeds=0, random_reference=8,
+                         umap=False, steps=3, relaxed_pairs=0)
+    items = [StudyImage(f"t{i}", image, "generated", "test") for i, image in enumerate(images)]
+    result = run_study(study_generator, items, config, twin=twin, twin_of=first_half)
+    embedded = result.summary["independence"]["embedded"]
+    assert embedded["target_psnr_a_mean"] > 40  # z* was found under the first half, which made these images
+    random_seeds = seeded_noise(list(range(50_000, 50_008)), first_half.image_shape)
+    with torch.no_grad():
+        np.testing.assert_allclose(result.arrays["independence/random/images_a"], first_half.generate(random_seeds, 3).numpy(), atol=1e-6)
+        expected_own = study_generator.generate(random_seeds, 3).numpy()
+    # without twin_of, the study's own generator is the pair's first half
+    own = run_study(study_generator, items, config, twin=twin)
+    np.testing.assert_allclose(own.arrays["independence/random/images_a"], expected_own, atol=1e-6)
+    assert np.abs(expected_own - result.arrays["independence/random/images_a"]).max() > 0.05

@@ -35,6 +35,8 @@ ASSETS = Path(__file__).resolve().parents[2] / "assets"
 DEFAULT_CHECKPOINT = ASSETS / "fashion"
 DEFAULT_EMBEDDER = ASSETS / "embedders" / "fashion-unet"
 DEFAULT_TWIN = ASSETS / "fashion-twin"
+# the generator DEFAULT_TWIN was trained to match (same recipe, another initialization)
+DEFAULT_TWIN_OF = ASSETS / "fashion"
 EXAMPLE_PHOTOS = ("ood_astronaut.png", "ood_camera.png")
 MAX_IMAGES = 64
 
@@ -47,6 +49,9 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--checkpoint", default=str(DEFAULT_CHECKPOINT), help="generator folder")
     parser.add_argument("--embedder", default=None, help=f"embedding network folder ('none' to skip; default {DEFAULT_EMBEDDER} if it matches)")
     parser.add_argument("--twin", default=None, help=f"second generator of the same recipe ('none' to skip; default {DEFAULT_TWIN} if present)")
+    parser.add_argument("--twin-of", default=None,
+                        help="the generator --twin shares its recipe with, when that is not --checkpoint: the independence "
+                             f"probe then compares this pair (default: --checkpoint with --twin; {DEFAULT_TWIN_OF} with the default twin)")
     parser.add_argument("--data-path", default=None, help="Fashion-MNIST IDX folder (for test:N inputs and the OOD test images)")
     parser.add_argument("--psnr", type=float_range(1.0, 119.0), nargs="+", default=[30.0, 40.0], help="tolerances as PSNR (dB)")
     parser.add_argument("--cloud-size", type=int_range(2, 256), default=16, help="descent starts per image")
@@ -130,6 +135,23 @@ def _optional_model(value: str | None, default: Path, loader, what: str):
     return loader(path), str(path)
 
 
+def _twin_of(args, twin_path: str | None):
+    """The first half of the independence pair, or (None, None) when it is --checkpoint itself."""
+    if twin_path is None:
+        if args.twin_of:
+            raise CLIError("--twin-of needs a twin (--twin, or the default twin on this machine)")
+        return None, None
+    if args.twin_of:
+        path = Path(args.twin_of)
+    elif args.twin is None and DEFAULT_TWIN_OF.is_dir():
+        path = DEFAULT_TWIN_OF
+    else:
+        return None, None
+    if path.resolve() == Path(args.checkpoint).resolve():
+        return None, None
+    return load_generator(path), str(path)
+
+
 ADAM_CONVERGENCE_ITERATIONS = 1000  # an Adam step costs ~1/20 of a Gauss-Newton iteration
 
 
@@ -163,8 +185,9 @@ def main(argv: list[str] | None = None) -> int:
             raise CLIError(f"the embedder makes seeds {embedder.image_shape}, the generator needs {generator.image_shape}")
         embedder, embedder_path = None, None
     twin, twin_path = _optional_model(args.twin, DEFAULT_TWIN, load_generator, "twin")
-    if twin is not None and twin.image_shape != generator.image_shape:
-        raise CLIError(f"the twin generator makes {twin.image_shape}, the generator {generator.image_shape}")
+    twin_of, twin_of_path = _twin_of(args, twin_path)
+    if twin is not None and twin.image_shape != (twin_of or generator).image_shape:
+        raise CLIError(f"the twin generator makes {twin.image_shape}, the generator it is compared with {(twin_of or generator).image_shape}")
     images = parse_inputs(args.inputs, generator.image_shape, args.data_path)
     ood_in = ood_out = None
     if args.ood_test_images and args.ood_photos and generator.image_shape == (1, 28, 28):
@@ -178,9 +201,10 @@ def main(argv: list[str] | None = None) -> int:
                          convergence_iterations=args.convergence_iterations or (
                              ADAM_CONVERGENCE_ITERATIONS if args.optimizer == "adam" else StudyConfig().convergence_iterations), random_reference=args.random_reference,
                          umap=not args.no_umap, steps=args.steps)
-    result = run_study(generator, images, config, embedder=embedder, twin=twin, ood_in=ood_in, ood_out=ood_out,
+    result = run_study(generator, images, config, embedder=embedder, twin=twin, twin_of=twin_of, ood_in=ood_in, ood_out=ood_out,
                        cache_dir=None if args.no_cache else out / "cache")
     result.summary.update({"generator": _shown(args.checkpoint), "embedder": _shown(embedder_path), "twin": _shown(twin_path),
+                           "twin_of": _shown(twin_of_path or (args.checkpoint if twin is not None else None)),
                            "command": "python -m core.study " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:])),
                            "torch_threads": torch.get_num_threads(), "machine": f"{os.cpu_count()} CPU cores"})
     report = write_study(result, out, title="The shape of emb(x)")

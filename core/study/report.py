@@ -252,6 +252,8 @@ def findings(s: dict, a: dict[str, np.ndarray]) -> list[list[str]]:
         if "embedded" in s["independence"]:
             e = s["independence"]["embedded"]
             text += f"; z* of test images: G_a(z*) = x at {e['target_psnr_a_mean']:.0f} dB, G_b(z*) only {e['target_psnr_b_mean']:.1f} dB"
+        if s.get("twin_of") and s.get("twin"):
+            text += f" (G_a `{s['twin_of']}`, G_b `{s['twin']}`)"
         rows.append(["Does a seed mean the same image under another network?", text])
     return rows
 
@@ -387,6 +389,9 @@ def render_markdown(s: dict, figure_names: dict[str, str], title: str, a: dict[s
 
     if "independence" in s:
         out += ["## Network independence", ""]
+        if s.get("twin_of") and s.get("twin"):
+            out += [f"G_a: `{s['twin_of']}`; G_b: `{s['twin']}` (same recipe, another initialization)."
+                    + (" The pair is not the study's generator: z* below are found under G_a." if s["twin_of"] != s.get("generator") else ""), ""]
         rows = []
         for kind, v in s["independence"].items():
             rows.append([kind, v.get("count"), v.get("paired_mean"), v.get("unrelated_cross_mean"), v.get("unrelated_same_mean"),

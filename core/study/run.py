@@ -92,6 +92,7 @@ def run_study(
     config: StudyConfig = StudyConfig(),
     embedder: torch.nn.Module | None = None,
     twin: DiffusionGenerator | None = None,
+    twin_of: DiffusionGenerator | None = None,
     ood_in: torch.Tensor | None = None,
     ood_out: torch.Tensor | None = None,
     progress: Callable[[str], None] | None = None,
@@ -99,7 +100,10 @@ def run_study(
 ) -> StudyResult:
     """Every probe of the study for `images`; `ood_in`/`ood_out` ((n, C, H, W) in [0, 1]) are extra test
     images and foreign photos for the out-of-distribution AUROC of seed statistics; `twin` a generator
-    trained by the same recipe from another initialization (network independence).
+    trained by the same recipe from another initialization (network independence), as `twin_of`
+    (default: `generator`) was. A `twin_of` other than `generator` keeps the independence probe
+    meaningful when the study's generator has no twin of its own (a newer recipe): the pair is
+    compared on random seeds and on the test images' z* found under `twin_of`.
 
     With `cache_dir`, each image's results (the expensive part: cloud, Jacobian, probes) are kept
     there, keyed by the image, the generator's weights, the embedder and the settings, so a run
@@ -224,20 +228,28 @@ def run_study(
 
     if twin is not None:
         note("network independence")
-        result = compare_generators(generator, twin, random_seeds, config.steps)
+        first = generator if twin_of is None else twin_of
+        if twin.image_shape != first.image_shape:
+            raise StudyInputError(f"the twin makes {twin.image_shape}, its first half {first.image_shape}")
+        result = compare_generators(first, twin, random_seeds, config.steps)
         summary["independence"] = {"random": result.summary()}
         arrays["independence/random/paired"] = result.paired_psnr
         arrays["independence/random/unrelated"] = result.unrelated_cross_psnr
         arrays["independence/random/same_generator_unrelated"] = result.unrelated_same_psnr
         tests = [i for i in images if i.kind == "test"]
         if len(tests) >= 2:
-            embedded = compare_generators(generator, twin, _stack([special[i.name]["exact"] for i in tests]), config.steps,
-                                          targets=torch.stack([i.image for i in tests]))
+            targets = torch.stack([i.image for i in tests])
+            if first is generator:
+                exact = _stack([special[i.name]["exact"] for i in tests])
+            else:  # z* of the pair's first half: an exact inversion under it
+                note(f"exact seeds of {len(tests)} test images under the twin's first half")
+                exact = embed(first, targets, "fixed_point", steps=config.steps, fixed_point_mode=config.exact_mode).seeds
+            embedded = compare_generators(first, twin, exact, config.steps, targets=targets)
             summary["independence"]["embedded"] = embedded.summary()
             arrays["independence/embedded/paired"] = embedded.paired_psnr
             arrays["independence/embedded/target_a"] = embedded.target_psnr_a
             arrays["independence/embedded/target_b"] = embedded.target_psnr_b
-        arrays["independence/random/images_a"] = _generate(generator, random_seeds[:8], config.steps)
+        arrays["independence/random/images_a"] = _generate(first, random_seeds[:8], config.steps)
         arrays["independence/random/images_b"] = _generate(twin, random_seeds[:8], config.steps)
 
     note("projections")
