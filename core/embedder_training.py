@@ -60,12 +60,17 @@ def train_embedder(
     finetune_steps: int = 400, warm_batch: int = 128, finetune_batch: int = 16, warm_lr: float = 1e-3,
     finetune_lr: float = 1e-4, bf16: bool = False, checkpointing: bool = False, eval_images: int = 200, seed: int = 0,
     dataset: str = "fashion", pairs_cache: str | None = None, init_from: str | None = None,
+    unet_widths: list[int] | None = None, unet_block_depth: int | None = None,
 ) -> dict:
     torch.manual_seed(seed)
     generator = load_generator(generator_path)
     c, s, _ = generator.image_shape
     config = EmbedderConfig(architecture=architecture, image_size=s, channels=c,
                             mean=generator.mean.flatten().tolist(), std=generator.std.flatten().tolist())
+    if unet_widths is not None:
+        config.unet_widths = list(unet_widths)
+    if unet_block_depth is not None:
+        config.unet_block_depth = unet_block_depth
     embedder = Embedder(config)
     log = {"architecture": architecture, "generator": str(generator_path), "parameters": sum(p.numel() for p in embedder.parameters())}
     if init_from:  # continue an earlier run: its weights and its log
@@ -159,6 +164,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--finetune-batch", type=int_range(1, 65_536), default=16)
     parser.add_argument("--warm-lr", type=float_range(0.0, 1.0, low_open=True), default=1e-3)
     parser.add_argument("--finetune-lr", type=float_range(0.0, 1.0, low_open=True), default=1e-4)
+    parser.add_argument("--unet-widths", type=int_range(1, 1024), nargs="+", default=None,
+                        help=f"UNet embedder: channels per level (default {EmbedderConfig().unet_widths})")
+    parser.add_argument("--unet-block-depth", type=int_range(1, 8), default=None,
+                        help=f"UNet embedder: residual blocks per level (default {EmbedderConfig().unet_block_depth})")
     parser.add_argument("--bf16", action="store_true")
     parser.add_argument("--checkpointing", action="store_true", help="gradient checkpointing through the sampler")
     parser.add_argument("--eval-images", type=int_range(1, 10_000), default=200, help="training images held out for validation")
@@ -166,6 +175,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--init-from", default=None, help="continue from this embedder checkpoint (use --warm-steps 0 to skip phase 1)")
     args = parser.parse_args(argv)
     out = check_output_dir(args.out, "--out")
+    if (args.unet_widths or args.unet_block_depth) and args.architecture != "unet":
+        raise CLIError("--unet-widths and --unet-block-depth shape the UNet embedder only (--architecture unet)")
+    if args.init_from and (args.unet_widths or args.unet_block_depth):
+        raise CLIError("--init-from continues an embedder with its own shape; drop --unet-widths/--unet-block-depth")
     if args.warm_steps + args.finetune_steps == 0:
         raise CLIError("--warm-steps and --finetune-steps are both 0: nothing to train")
     if args.pairs_cache:
@@ -174,7 +187,8 @@ def main(argv: list[str] | None = None) -> int:
     refuse_overlap(inputs, [out / "config.json", out / "model.safetensors"] + ([Path(args.pairs_cache)] if args.pairs_cache else []))
     log = train_embedder(args.generator, args.architecture, args.out, args.pairs, args.warm_steps, args.finetune_steps,
                          args.warm_batch, args.finetune_batch, args.warm_lr, args.finetune_lr, args.bf16, args.checkpointing,
-                         args.eval_images, dataset=args.dataset, pairs_cache=args.pairs_cache, init_from=args.init_from)
+                         args.eval_images, dataset=args.dataset, pairs_cache=args.pairs_cache, init_from=args.init_from,
+                         unet_widths=args.unet_widths, unet_block_depth=args.unet_block_depth)
     log["command"] = "python -m core.embedder_training " + " ".join(argv if argv is not None else sys.argv[1:])
     print(json.dumps(log, indent=2))
     return 0

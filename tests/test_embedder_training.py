@@ -44,3 +44,19 @@ def test_continue_from_an_embedder(tmp_path, tiny_generator):
     with torch.no_grad():
         # the loaded weights (or a few small steps from them), not a fresh network
         assert (first(x) - second(x)).abs().mean() < 0.5 * (first(x) - fresh(x)).abs().mean()
+
+
+def test_a_wider_unet_embedder_is_trained_and_reloaded_with_its_shape(tmp_path, tiny_generator, capsys):
+    generator_path = save_generator(tiny_generator, tmp_path / "generator")
+    common = ["--generator", str(generator_path), "--dataset", "digits", "--pairs", "32", "--warm-steps", "3",
+              "--warm-batch", "8", "--finetune-steps", "0", "--eval-images", "8"]
+    out = tmp_path / "wide"
+    assert main([*common, "--architecture", "unet", "--unet-widths", "8", "16", "--unet-block-depth", "2", "--out", str(out)]) == 0
+    embedder = load_embedder(out)
+    assert embedder.config.unet_widths == [8, 16] and embedder.config.unet_block_depth == 2
+    assert embedder(torch.rand(2, 1, 8, 8)).shape == (2, 1, 8, 8)
+    default = Embedder(type(embedder.config)(image_size=8))
+    assert sum(p.numel() for p in embedder.parameters()) != sum(p.numel() for p in default.parameters())
+    # the shape options belong to the UNet only
+    assert main([*common, "--architecture", "conv3", "--unet-widths", "8", "16", "--out", str(tmp_path / "c")]) == 2
+    assert "--architecture unet" in capsys.readouterr().err
