@@ -50,10 +50,13 @@ def main(argv: list[str] | None = None) -> None:
         # a training run's epoch snapshot (runs/RUN/epochs/epoch_NNN) is named with its run
         label = f"{folder.parent.parent.name}/{folder.name}" if folder.parent.name == "epochs" else folder.name
         rows.append({"checkpoint": label, "steps": training.get("steps"), "training minutes": training.get("train_minutes"),
-                     "Frechet distance": distance, "ratio to floor": distance / floor})
+                     "Frechet distance": distance, "ratio to floor": distance / floor,
+                     # an eps-network trained with the L1 loss learns the per-pixel median, not the mean that
+                     # DDIM needs: its samples come out darker than the data (the notes give the test images' mean)
+                     "mean pixel": samples.mean().item()})
         print(rows[-1], flush=True)
     command = " ".join(["python -m benchmarks.quality_trend", *(argv if argv is not None else sys.argv[1:])])
-    notes = f"{args.samples} samples (seeds 0-{args.samples - 1}) vs the 10,000 test images; floor: {args.samples} training images vs test = {floor:.3f}."
+    notes = f"{args.samples} samples (seeds 0-{args.samples - 1}) vs the 10,000 test images; floor: {args.samples} training images vs test = {floor:.3f}; mean pixel of the test images {test_images.float().mean().item():.4f}."
     previous = RESULTS / "quality_trend.json"
     if args.append and previous.is_file():
         earlier = json.loads(previous.read_text())

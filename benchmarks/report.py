@@ -18,10 +18,11 @@ def machine_line() -> str:
 
 
 def markdown_table(rows: list[dict]) -> str:
-    columns = list(rows[0])
+    """Columns in order of first appearance; a row measured before a column existed shows n/a there."""
+    columns = list(dict.fromkeys(key for row in rows for key in row))
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     for row in rows:
-        lines.append("| " + " | ".join(_format(row[c]) for c in columns) + " |")
+        lines.append("| " + " | ".join(_format(row[c]) if c in row else "n/a" for c in columns) + " |")
     return "\n".join(lines)
 
 

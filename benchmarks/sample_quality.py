@@ -63,13 +63,16 @@ def main(argv: list[str] | None = None) -> None:
                      "epochs": trained.get("epochs_done", "?"), "training minutes": trained.get("train_minutes", "?"),
                      "Frechet distance": fd_samples, "ratio to floor": fd_samples / fd_floor,
                      "mean classifier confidence": probabilities.max(1).values.mean().item(),
-                     "largest / smallest class share": float(histogram.max() / max(histogram.min(), 1e-9))})
+                     "largest / smallest class share": float(histogram.max() / max(histogram.min(), 1e-9)),
+                     "mean pixel": samples.mean().item()})
         share = ", ".join(f"{name} {value:.1%}" for name, value in zip(FASHION_MNIST_CLASSES, histogram))
         notes.append(f"Classes of the samples of `{checkpoint}` (shipped classifier): {share}.")
     rows.append({"set vs test": f"{args.samples} train images (floor)", "epochs": "", "training minutes": "",
                  "Frechet distance": fd_floor, "ratio to floor": 1.0,
                  "mean classifier confidence": torch.softmax(batched(classifier, floor_subset), 1).max(1).values.mean().item(),
-                 "largest / smallest class share": ""})
+                 "largest / smallest class share": "", "mean pixel": floor_subset.float().mean().item()})
+    notes.append(f"Mean pixel of the 10,000 test images: {test_images.float().mean().item():.4f}. A generator whose samples are "
+                 "darker than the data on average has learned a biased noise prediction (the L1 loss's per-pixel median).")
     command = "python -m benchmarks.sample_quality" + "".join(f" {a}" for a in (argv if argv is not None else sys.argv[1:]))
     write_report("sample_quality", "Sample quality: Frechet distance in classifier features", command, rows, "\n\n".join(notes))
 
