@@ -21,9 +21,8 @@ import sys
 from pathlib import Path
 
 import torch
-from tqdm import tqdm
-
 from benchmarks.report import write_report
+from benchmarks.sample_quality import generate_samples
 from core.checkpoint import load_generator
 from core.data import load_fashion_mnist
 from core.schedule import diffusion_schedule
@@ -32,16 +31,13 @@ from core.seeds import seeded_noise
 
 @torch.no_grad()
 def first_estimates_and_samples(checkpoint: str, count: int, steps: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """x0_hat(z) at t = 1 and G(z), both (count, C, H, W) in [0, 1] pixels (the first unclipped)."""
+    """x0_hat(z) at t = 1 and G(z) for seeds 0..count-1, both (count, C, H, W) in [0, 1] pixels (the first unclipped)."""
     generator = load_generator(checkpoint)
     noise_rate, signal_rate = (float(v) for v in diffusion_schedule(torch.tensor(1.0)))
-    estimates, samples = [], []
-    for start in tqdm(range(0, count, 250), desc=checkpoint):
-        seeds = seeded_noise(list(range(start, min(start + 250, count))), generator.image_shape)
-        eps = generator.unet(seeds, torch.full((len(seeds),), noise_rate**2))
-        estimates.append(generator.denormalize((seeds - noise_rate * eps) / signal_rate))
-        samples.append(generator.generate(seeds, steps=steps))
-    return torch.cat(estimates), torch.cat(samples)
+    seeds = seeded_noise(list(range(count)), generator.image_shape)
+    eps = torch.cat([generator.unet(batch, torch.full((len(batch),), noise_rate**2)) for batch in seeds.split(250)])
+    estimates = generator.denormalize((seeds - noise_rate * eps) / signal_rate)
+    return estimates, generate_samples(checkpoint, count, steps)
 
 
 def main(argv: list[str] | None = None) -> None:
