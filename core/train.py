@@ -2,6 +2,7 @@
 
     python -m core.train --dataset fashion --preset fashion --epochs 20 --bf16 --out runs/fashion
     torchrun --nproc_per_node 2 -m core.train --dataset digits --preset digits --out runs/digits
+    python -m core.train --dataset fashion --preset fashion-wide --distill-from assets/fashion --lr 1e-4 --out runs/distilled
 
 Re-running the same command resumes from the run folder's last saved state.
 """
@@ -49,6 +50,13 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--val-images", type=positive_int, default=defaults.val_images)
     parser.add_argument("--sample-seeds", type=int_range(1, 1024), default=defaults.sample_seeds)
     parser.add_argument("--init-from", default=None, help="start from this generator checkpoint's weights (continue training a shipped model)")
+    parser.add_argument("--distill-from", default=None,
+                        help="teacher generator: step distillation (the student learns to take each of the sampler's steps "
+                             "as --distill-substeps teacher steps would); the student starts from the teacher unless --init-from")
+    parser.add_argument("--distill-steps", type=int_range(1, 1000), default=defaults.distill_steps,
+                        help="sampler steps the student is distilled for")
+    parser.add_argument("--distill-substeps", type=int_range(1, 64), default=defaults.distill_substeps,
+                        help="teacher DDIM steps per student step")
     return parser
 
 
@@ -58,8 +66,9 @@ def main(argv: list[str] | None = None) -> int:
     out = check_output_dir(args.out, "--out")
     if args.lr_schedule == "cosine" and args.min_lr > args.lr:
         raise CLIError(f"--min-lr {args.min_lr:g} is above --lr {args.lr:g}")
-    if args.init_from and not (out / STATE_WEIGHTS).is_file():  # a resumed run ignores --init-from
-        source = Path(args.init_from)
+    init_from = args.init_from or args.distill_from
+    if init_from and not (out / STATE_WEIGHTS).is_file():  # a resumed run ignores --init-from
+        source = Path(init_from)
         source = source.parent if source.name == CONFIG_NAME else source
         refuse_overlap([source / CONFIG_NAME, source / WEIGHTS_NAME],
                        [out / "ema" / CONFIG_NAME, out / "ema" / WEIGHTS_NAME, out / STATE_WEIGHTS])

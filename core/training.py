@@ -1,5 +1,6 @@
 """Training the denoiser: AdamW, EMA with warm-up, L1 (article) or MSE noise loss, bf16 autocast,
-resumable state, optional DistributedDataParallel (gloo on CPU, nccl on GPU).
+resumable state, optional DistributedDataParallel (gloo on CPU, nccl on GPU). With `distill_from`,
+the objective is step distillation from a teacher generator instead (core/step_distillation.py).
 
 Run with `python -m core.train` (one process) or `torchrun --nproc_per_node N -m core.train`.
 """
@@ -27,6 +28,7 @@ from core.generator import DiffusionGenerator
 from core.images import make_grid
 from core.schedule import diffusion_schedule
 from core.seeds import seeded_noise
+from core.step_distillation import distillation_loss
 from core.unet import get_preset
 
 STATE_WEIGHTS = "train_state.safetensors"
@@ -57,6 +59,9 @@ class TrainConfig:
     val_images: int = 2000  # test images for the validation loss
     sample_seeds: int = 64  # grid of seeds 0..n-1 each epoch
     init_from: str | None = None  # start a new run from a generator checkpoint's weights (e.g. assets/fashion)
+    distill_from: str | None = None  # teacher checkpoint: step distillation instead of the noise loss
+    distill_steps: int = 10  # the sampler grid the student is distilled for (G's default S)
+    distill_substeps: int = 4  # teacher DDIM steps per student step
 
 
 def ema_decay_at(step: int, max_decay: float) -> float:
@@ -128,8 +133,10 @@ class Trainer:
         self.noise_rng = torch.Generator(device=self.device).manual_seed(config.seed * 1000 + self.rank)
         self.epoch, self.step_in_epoch, self.global_step, self.train_seconds = 0, 0, 0, 0.0
         self.schedule_offset = 0  # added to the step for the EMA decay (continued runs start it high)
-        if config.init_from and not (self.out / STATE_WEIGHTS).is_file():
-            self._initialise_from(config.init_from)
+        self.teacher = self._load_teacher(config.distill_from, mean, std) if config.distill_from else None
+        init_from = config.init_from or config.distill_from  # a student starts as its teacher unless told otherwise
+        if init_from and not (self.out / STATE_WEIGHTS).is_file():
+            self._initialise_from(init_from)
         self._resume_if_possible()
         self.unet = self.generator.unet
         if self.distributed:
@@ -197,10 +204,29 @@ class Trainer:
         if self.is_main:
             print(f"initialised from {checkpoint}")
 
+    def _load_teacher(self, checkpoint: str, mean: list[float], std: list[float]) -> DiffusionGenerator:
+        teacher = load_generator(checkpoint).to(self.device).eval().requires_grad_(False)
+        if teacher.config != self.generator.config:
+            raise ValueError(f"--distill-from {checkpoint} has UNet config {teacher.config}, preset {self.config.preset!r} is {self.generator.config}")
+        if not (torch.allclose(teacher.mean.flatten().cpu(), torch.tensor(mean), atol=1e-4)
+                and torch.allclose(teacher.std.flatten().cpu(), torch.tensor(std), atol=1e-4)):
+            raise ValueError(f"--distill-from {checkpoint} was trained with another normalization "
+                             f"(mean {teacher.mean.flatten().tolist()}, std {teacher.std.flatten().tolist()}) than {self.config.dataset!r} "
+                             f"(mean {mean}, std {std}): it is a generator of other data")
+        if self.is_main:
+            print(f"step distillation from {checkpoint}: {self.config.distill_substeps} teacher steps per student step, "
+                  f"{self.config.distill_steps}-step grid")
+        return teacher
+
     def _summary(self) -> dict:
-        return {"dataset": self.config.dataset, "preset": self.config.preset, "epochs_done": self.epoch,
-                "steps": self.global_step, "train_minutes": round(self.train_seconds / 60, 2),
-                "batch_size": self.config.batch_size, "loss": self.config.loss, "bf16": self.config.bf16}
+        summary = {"dataset": self.config.dataset, "preset": self.config.preset, "epochs_done": self.epoch,
+                   "steps": self.global_step, "train_minutes": round(self.train_seconds / 60, 2),
+                   "batch_size": self.config.batch_size, "loss": self.config.loss, "bf16": self.config.bf16}
+        if self.config.distill_from:
+            summary["loss"] = "step distillation (MSE on the teacher's noise targets)"
+            summary["distillation"] = {"teacher": self.config.distill_from, "steps": self.config.distill_steps,
+                                       "substeps": self.config.distill_substeps}
+        return summary
 
     # ---- one epoch ----
     def _epoch_batches(self) -> list[torch.Tensor]:
@@ -217,7 +243,13 @@ class Trainer:
         for group in self.optimizer.param_groups:
             group["lr"] = self.learning_rate()
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.config.bf16):
-            loss = diffusion_loss(self.unet, images, times, noises, self.config.loss).mean()
+            if self.teacher is None:
+                loss = diffusion_loss(self.unet, images, times, noises, self.config.loss).mean()
+            else:
+                c = self.config
+                step_indices = (times * c.distill_steps).long().clamp(max=c.distill_steps - 1)  # uniform over the grid
+                loss = distillation_loss(self.unet, self.teacher.unet, images, noises, step_indices,
+                                         c.distill_steps, c.distill_substeps).mean()
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
