@@ -23,6 +23,8 @@ distillation: they follow the same marginals as the sampler's states when the mo
 
 from __future__ import annotations
 
+from typing import Literal
+
 import torch
 
 from core.sampling import Denoiser, ddim_step, denoise, step_times
@@ -64,6 +66,19 @@ def teacher_noise_targets(
     return torch.where(last.reshape(-1, 1, 1, 1), through_estimate, through_state)
 
 
+def output_scale(step_indices: torch.Tensor, steps: int) -> torch.Tensor:
+    """(N,) |d output / d eps_hat| of one sampler step: |s' - c' s / c| for a state, s / c on the last step.
+
+    An error e in the predicted noise moves the step's output by output_scale * e, so weighting the
+    noise loss by its square gives the error of where the step lands.
+    """
+    grid = step_times(steps).to(step_indices.device)
+    noise_rates, signal_rates = diffusion_schedule(grid[step_indices])
+    next_noise, next_signal = diffusion_schedule(grid[step_indices + 1])
+    through_state = (next_noise - next_signal * noise_rates / signal_rates).abs()
+    return torch.where(step_indices == steps - 1, noise_rates / signal_rates, through_state)
+
+
 def student_step(student: Denoiser, noisy_images: torch.Tensor, step_indices: torch.Tensor, steps: int) -> torch.Tensor:
     """One sampler step per image, each at its own grid index: the next state, or x0_hat on the last step.
 
@@ -80,16 +95,23 @@ def student_step(student: Denoiser, noisy_images: torch.Tensor, step_indices: to
 
 def distillation_loss(
     student: Denoiser, teacher: Denoiser, images: torch.Tensor, noises: torch.Tensor,
-    step_indices: torch.Tensor, steps: int, substeps: int,
+    step_indices: torch.Tensor, steps: int, substeps: int, weighting: Literal["noise", "state"] = "noise",
 ) -> torch.Tensor:
     """Per-image MSE between the student's noise prediction and eps*: (N,).
 
-    images, noises (N, C, H, W) normalized; step_indices (N,) in [0, steps). The loss is in noise
-    space, the scale of the ordinary training loss, so a fine-tune keeps its learning rate.
+    images, noises (N, C, H, W) normalized; step_indices (N,) in [0, steps).
+    weighting "noise": every step counts alike in noise space (the ordinary training loss's scale);
+    "state": the MSE of where the step lands (the next state, or the output on the last step),
+    which weights the first step, whose noise error is amplified 6x, far above the others.
     """
     times = step_times(steps).to(images.device)[step_indices]
     noise_rates, signal_rates = _rates(times)
     noisy_images = signal_rates * images + noise_rates * noises
     targets = teacher_noise_targets(teacher, noisy_images, step_indices, steps, substeps)
     predictions = student(noisy_images, noise_rates.reshape(-1) ** 2).float()
-    return ((predictions - targets) ** 2).mean(dim=(1, 2, 3))
+    loss = ((predictions - targets) ** 2).mean(dim=(1, 2, 3))
+    if weighting == "state":
+        loss = loss * output_scale(step_indices, steps) ** 2
+    elif weighting != "noise":
+        raise ValueError(f"weighting must be 'noise' or 'state', got {weighting!r}")
+    return loss

@@ -57,6 +57,8 @@ def build_parser() -> ArgumentParser:
                         help="sampler steps the student is distilled for")
     parser.add_argument("--distill-substeps", type=int_range(1, 64), default=defaults.distill_substeps,
                         help="teacher DDIM steps per student step")
+    parser.add_argument("--distill-weighting", choices=["noise", "state"], default=defaults.distill_weighting,
+                        help="noise: each step's noise error counts alike; state: the error of where each step lands")
     return parser
 
 

@@ -62,6 +62,7 @@ class TrainConfig:
     distill_from: str | None = None  # teacher checkpoint: step distillation instead of the noise loss
     distill_steps: int = 10  # the sampler grid the student is distilled for (G's default S)
     distill_substeps: int = 4  # teacher DDIM steps per student step
+    distill_weighting: Literal["noise", "state"] = "noise"  # loss per step: noise-space MSE or where the step lands
 
 
 def ema_decay_at(step: int, max_decay: float) -> float:
@@ -225,7 +226,7 @@ class Trainer:
         if self.config.distill_from:
             summary["loss"] = "step distillation (MSE on the teacher's noise targets)"
             summary["distillation"] = {"teacher": self.config.distill_from, "steps": self.config.distill_steps,
-                                       "substeps": self.config.distill_substeps}
+                                       "substeps": self.config.distill_substeps, "weighting": self.config.distill_weighting}
         return summary
 
     # ---- one epoch ----
@@ -249,7 +250,7 @@ class Trainer:
                 c = self.config
                 step_indices = (times * c.distill_steps).long().clamp(max=c.distill_steps - 1)  # uniform over the grid
                 loss = distillation_loss(self.unet, self.teacher.unet, images, noises, step_indices,
-                                         c.distill_steps, c.distill_substeps).mean()
+                                         c.distill_steps, c.distill_substeps, c.distill_weighting).mean()
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()

@@ -7,7 +7,7 @@ import torch
 
 from core.sampling import ddim_step, step_times
 from core.schedule import diffusion_schedule
-from core.step_distillation import distillation_loss, student_step, teacher_noise_targets
+from core.step_distillation import distillation_loss, output_scale, student_step, teacher_noise_targets
 from core.train import main as train_main
 from core.unet import UNet, get_preset
 from tests.test_training import TINY
@@ -72,7 +72,7 @@ def test_cli_distills_from_a_teacher_checkpoint(tmp_path):
     assert train_main([*TINY, "--out", str(tmp_path / "student"), "--max-steps", "2", "--lr", "1e-4",
                        "--distill-from", teacher, "--distill-substeps", "2"]) == 0
     summary = json.loads((tmp_path / "student" / "ema" / "config.json").read_text())["training"]
-    assert summary["distillation"] == {"teacher": teacher, "steps": 10, "substeps": 2}
+    assert summary["distillation"] == {"teacher": teacher, "steps": 10, "substeps": 2, "weighting": "noise"}
 
 
 def test_cli_refuses_a_teacher_inside_the_output(tmp_path, capsys):
@@ -85,3 +85,24 @@ def test_cli_refuses_a_teacher_inside_the_output(tmp_path, capsys):
 def test_cli_refuses_a_teacher_of_another_architecture(tmp_path, capsys):
     assert train_main([*TINY, "--out", str(tmp_path / "student"), "--max-steps", "1", "--distill-from", "assets/digits"]) != 0
     assert "--distill-from assets/digits has UNet config" in capsys.readouterr().err
+
+
+def test_state_weighting_is_the_error_of_where_the_step_lands(teacher):
+    steps, size = 4, get_preset("tiny").image_size
+    torch.manual_seed(3)
+    images, noises = torch.randn(8, 1, size, size), torch.randn(8, 1, size, size)
+    step_indices = torch.arange(8) % steps
+    torch.manual_seed(4)
+    student = UNet(get_preset("tiny")).eval()
+    with torch.no_grad():
+        for parameter in student.parameters():
+            parameter.add_(0.05 * torch.randn_like(parameter))
+        loss = distillation_loss(student, teacher, images, noises, step_indices, steps, 2, weighting="state")
+        noisy = _noisy(images, noises, step_indices, steps)
+        targets = teacher_noise_targets(teacher, noisy, step_indices, steps, 2)
+        for row in range(8):
+            one = slice(row, row + 1)
+            landed = student_step(student, noisy[one], step_indices[one], steps)
+            wanted = student_step(lambda x, v: targets[one], noisy[one], step_indices[one], steps)
+            torch.testing.assert_close(loss[row], ((landed - wanted) ** 2).mean(), rtol=1e-3, atol=1e-7)
+    assert output_scale(torch.tensor([0]), 10).item() == pytest.approx(6.151, abs=1e-3)  # the 6x of the first step
