@@ -1,0 +1,57 @@
+"""Frechet distance against the number of DDIM steps: how much of a generator's distance to the
+data is the 10-step sampler's, and how much the network's.
+
+    python -m benchmarks.sampler_steps --checkpoint assets/fashion-wide assets/fashion --steps 10 20 40 --samples 1000
+
+Every row uses the same seeds (0 .. samples-1). G is defined with 10 steps; more steps follow the
+probability-flow ODE more closely and end nearer t = 0, where the last x0 estimate is sharper.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import torch
+
+from benchmarks.report import write_report
+from benchmarks.sample_quality import generate_samples
+from core.classifier import batched, features, load_classifier
+from core.data import load_fashion_mnist
+from core.metrics import frechet_distance
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--checkpoint", nargs="+", default=["assets/fashion"])
+    parser.add_argument("--steps", nargs="+", type=int, default=[10, 20, 40])
+    parser.add_argument("--samples", type=int, default=1000)
+    parser.add_argument("--classifier", default="assets/classifier")
+    args = parser.parse_args(argv)
+    classifier = load_classifier(args.classifier)
+    test_images, _ = load_fashion_mnist("test")
+    train_images, _ = load_fashion_mnist("train")
+    test_features = features(classifier, test_images)
+    floor_subset = train_images[torch.randperm(len(train_images), generator=torch.Generator().manual_seed(0))[: args.samples]]
+    floor = frechet_distance(features(classifier, floor_subset), test_features)
+    rows = []
+    for checkpoint in args.checkpoint:
+        training = json.loads((Path(checkpoint) / "config.json").read_text()).get("training", {})
+        for steps in args.steps:
+            samples = generate_samples(checkpoint, args.samples, steps)
+            distance = frechet_distance(features(classifier, samples), test_features)
+            rows.append({"generator": f"`{checkpoint}`", "loss": training.get("loss", "?"), "DDIM steps": steps,
+                         "Frechet distance": distance, "ratio to floor": distance / floor,
+                         "mean classifier confidence": torch.softmax(batched(classifier, samples), 1).max(1).values.mean().item(),
+                         "mean pixel": samples.mean().item()})
+            print(rows[-1], flush=True)
+    command = " ".join(["python -m benchmarks.sampler_steps", *(argv if argv is not None else sys.argv[1:])])
+    notes = (f"{args.samples} samples (seeds 0-{args.samples - 1}) vs the 10,000 test images; floor: {args.samples} training "
+             f"images vs test = {floor:.3f} (a Frechet distance from fewer samples is biased upwards: compare rows of one table).")
+    write_report("sampler_steps", "Sample quality against the number of DDIM steps", command, rows, notes)
+
+
+if __name__ == "__main__":
+    main()
