@@ -5,6 +5,10 @@ a retrained generator is shown beside the one it replaces.
 
     python -m benchmarks.sample_quality
     python -m benchmarks.sample_quality --checkpoint assets/fashion runs/fashion-cont/ema
+    python -m benchmarks.sample_quality --checkpoint runs/new/ema --append   # add a row, keep the earlier ones
+
+--append keeps the rows of the previous results file (benchmarks/results/sample_quality.json) whose
+checkpoints are not measured again, when they used the same number of samples and steps.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from benchmarks.report import write_report
+from benchmarks.report import RESULTS, write_report
 from core.checkpoint import load_generator
 from core.classifier import batched, features, load_classifier
 from core.data import FASHION_MNIST_CLASSES, load_fashion_mnist
@@ -43,6 +47,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--classifier", default="assets/classifier")
     parser.add_argument("--samples", type=int, default=5000)
     parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--append", action="store_true", help="keep the earlier rows of the results file")
     args = parser.parse_args(argv)
 
     classifier = load_classifier(args.classifier)
@@ -74,7 +79,30 @@ def main(argv: list[str] | None = None) -> None:
     notes.append(f"Mean pixel of the 10,000 test images: {test_images.float().mean().item():.4f}. A generator whose samples are "
                  "darker than the data on average has learned a biased noise prediction (the L1 loss's per-pixel median).")
     command = "python -m benchmarks.sample_quality" + "".join(f" {a}" for a in (argv if argv is not None else sys.argv[1:]))
+    if args.append:
+        rows, notes = _with_earlier_rows(rows, notes, args.samples, args.steps)
     write_report("sample_quality", "Sample quality: Frechet distance in classifier features", command, rows, "\n\n".join(notes))
+
+
+def _with_earlier_rows(rows: list[dict], notes: list[str], samples: int, steps: int) -> tuple[list[dict], list[str]]:
+    """Earlier generator rows (same samples and steps, not measured again) first, then the new ones and the floor."""
+    previous = RESULTS / "sample_quality.json"
+    if not previous.is_file():
+        return rows, notes
+    earlier = json.loads(previous.read_text())
+    prefix = f"{samples} generated ({steps} steps), "
+    measured = {row["set vs test"] for row in rows}
+    kept = [row for row in earlier["rows"] if row["set vs test"].startswith(prefix) and row["set vs test"] not in measured]
+    if not kept:
+        return rows, notes
+    kept_notes = [note for note in earlier["notes"].split("\n\n")
+                  if note.startswith("Classes of the samples of") and any(f"`{_checkpoint(row)}`" in note for row in kept)]
+    names = ", ".join(f"`{_checkpoint(row)}`" for row in kept)
+    return kept + rows, [f"Rows {names}: `{earlier['command']}` ({earlier['date']}).", *kept_notes, *notes]
+
+
+def _checkpoint(row: dict) -> str:
+    return row["set vs test"].rsplit("`", 2)[-2]
 
 
 if __name__ == "__main__":

@@ -9,3 +9,28 @@ def test_a_row_without_a_newer_column_shows_n_a():
     header, rule, old, new = table.splitlines()
     assert header == "| checkpoint | Frechet distance | mean pixel |" and rule == "|---|---|---|"
     assert old == "| old | 39.23 | n/a |" and new == "| new | 30.5 | 0.2861 |"
+
+
+def test_sample_quality_append_keeps_earlier_generators_of_the_same_setting(tmp_path, monkeypatch):
+    import json
+
+    import benchmarks.sample_quality as sample_quality
+
+    monkeypatch.setattr(sample_quality, "RESULTS", tmp_path)
+    old = "5000 generated (10 steps), `assets/old`"
+    (tmp_path / "sample_quality.json").write_text(json.dumps({
+        "command": "python -m benchmarks.sample_quality --checkpoint assets/old assets/new", "date": "2026-11-30 22:30 UTC",
+        "rows": [{"set vs test": old, "Frechet distance": 30.0}, {"set vs test": "5000 generated (10 steps), `assets/new`"},
+                 {"set vs test": "5000 generated (20 steps), `assets/other`"}, {"set vs test": "5000 train images (floor)"}],
+        "notes": "Classes of the samples of `assets/old` (shipped classifier): Bag 10%.\n\n"
+                 "Classes of the samples of `assets/new` (shipped classifier): Bag 20%.\n\nMean pixel ..."}))
+    new_rows = [{"set vs test": "5000 generated (10 steps), `assets/new`", "Frechet distance": 20.0},
+                {"set vs test": "5000 train images (floor)"}]
+    rows, notes = sample_quality._with_earlier_rows(new_rows, ["Classes of the samples of `assets/new` (shipped classifier): Bag 9%."], 5000, 10)
+    # the old generator's row comes back; the re-measured one, another step count and the old floor do not
+    assert [row["set vs test"] for row in rows] == [old, *[row["set vs test"] for row in new_rows]]
+    assert rows[0]["Frechet distance"] == 30.0
+    assert notes[0].startswith("Rows `assets/old`: `python -m benchmarks.sample_quality --checkpoint assets/old assets/new`")
+    assert "Bag 10%" in notes[1] and "Bag 20%" not in " ".join(notes) and "Bag 9%" in notes[2]
+    # another sample count keeps nothing
+    assert sample_quality._with_earlier_rows(new_rows, [], 2000, 10) == (new_rows, [])
