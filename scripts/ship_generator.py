@@ -13,14 +13,16 @@ import torch
 
 from core.atomic import atomic_path, save_image
 from core.checkpoint import load_generator
+from core.data import load_dataset
 from core.images import make_grid
 from core.seeds import seeded_noise
+from core.training import TrainConfig, validation_losses
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def ship(run: Path, name: str, command: str) -> None:
-    target = ROOT / "assets" / name
+def ship(run: Path, name: str, command: str, assets: Path = ROOT / "assets") -> None:
+    target = assets / name
     target.mkdir(parents=True, exist_ok=True)
     for file in ("config.json", "model.safetensors"):
         shutil.copy2(run / "ema" / file, target / file)
@@ -29,9 +31,29 @@ def ship(run: Path, name: str, command: str) -> None:
     config["training"]["command"] = command
     (target / "config.json").write_text(json.dumps(config, indent=2) + "\n")
     generator = load_generator(target)
+    _validate_if_stopped_mid_epoch(generator, config["training"], target / "training_log.jsonl")
     with torch.no_grad():
         samples = generator.generate(seeded_noise(list(range(64)), generator.image_shape))
     save_image(target / "samples.png", make_grid(samples, scale=max(1, 112 // generator.config.image_size)))
+
+
+def _validate_if_stopped_mid_epoch(generator, training: dict, log_path: Path) -> None:
+    """A run stopped mid-epoch ships weights newer than its last log record: log their validation loss too."""
+    log = [json.loads(line) for line in log_path.read_text().splitlines() if line.strip()]
+    if log and log[-1]["step"] == training["steps"]:
+        return
+    kind = "mse" if "distillation" in training else training["loss"]
+    count = TrainConfig().val_images  # the first test images, as in training
+    images, _ = load_dataset(training["dataset"], "test", None, generator.config.image_size, generator.config.channels)
+    record = {"epoch": training["epochs_done"], "step": training["steps"], "train_loss": None,
+              "train_minutes": training["train_minutes"], "note": "validation of the shipped weights (stopped mid-epoch)",
+              **validation_losses(generator, generator.normalize(images[:count]), kind)}
+    with open(log_path, "a") as file:
+        file.write(json.dumps(record) + "\n")
+
+
+def _loss(value: float | None) -> str:
+    return "n/a (mid-epoch)" if value is None else f"{value:.4f}"
 
 
 def table() -> str:
@@ -46,7 +68,7 @@ def table() -> str:
         params = sum(t.numel() for t in load_generator(config_path.parent).unet.parameters())
         by_t = " / ".join(f"{v:.3f}" for v in last["val_loss_by_t"].values())
         rows.append(f"| `assets/{config_path.parent.name}` | {training['preset']} | {params / 1e6:.2f}M | {training['epochs_done']} | "
-                    f"{training['steps']} | {training['train_minutes']} | {last['train_loss']:.4f} | {last['val_loss']:.4f} ({by_t}) | "
+                    f"{training['steps']} | {training['train_minutes']} | {_loss(last['train_loss'])} | {last['val_loss']:.4f} ({by_t}) | "
                     f"`{training.get('command', '')}` |")
     classifier = ROOT / "assets" / "classifier" / "config.json"
     if classifier.is_file():
