@@ -15,15 +15,10 @@ import sys
 import json
 from pathlib import Path
 
-import torch
-
 from benchmarks.report import RESULTS, write_report
-from core.checkpoint import load_generator
-from core.classifier import features, load_classifier
-from core.data import load_fashion_mnist
+from benchmarks.sample_quality import frechet_reference, generate_samples
+from core.classifier import features
 from core.metrics import frechet_distance
-from core.seeds import seeded_noise
-
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -32,19 +27,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--samples", type=int, default=2000)
     parser.add_argument("--append", action="store_true", help="keep the earlier rows of the results file")
     args = parser.parse_args(argv)
-    classifier = load_classifier(args.classifier)
-    test_images, _ = load_fashion_mnist("test")
-    train_images, _ = load_fashion_mnist("train")
-    test_features = features(classifier, test_images)
-    floor_subset = train_images[torch.randperm(len(train_images), generator=torch.Generator().manual_seed(0))[: args.samples]]
-    floor = frechet_distance(features(classifier, floor_subset), test_features)
+    reference = frechet_reference(args.classifier, args.samples)
+    classifier, test_images, test_features, floor = reference.classifier, reference.test_images, reference.test_features, reference.floor
     rows = []
     for path in args.checkpoints:
-        generator = load_generator(path)
         training = json.loads((Path(path) / "config.json").read_text()).get("training", {})
-        with torch.no_grad():
-            samples = torch.cat([generator.generate(seeded_noise(list(range(s, min(s + 250, args.samples))), generator.image_shape))
-                                 for s in range(0, args.samples, 250)])
+        samples = generate_samples(path, args.samples, steps=10)
         distance = frechet_distance(features(classifier, samples), test_features)
         folder = Path(path)
         # a training run's epoch snapshot (runs/RUN/epochs/epoch_NNN) is named with its run
@@ -68,7 +56,6 @@ def main(argv: list[str] | None = None) -> None:
         notes = f"{earlier['notes']}\n\nRows {', '.join(r['checkpoint'] for r in kept)}: `{earlier['command']}` ({earlier['date']}). {notes}"
     rows.sort(key=lambda row: row["steps"] or 0)
     write_report("quality_trend", "Sample quality over training", command, rows, notes)
-
 
 if __name__ == "__main__":
     main()

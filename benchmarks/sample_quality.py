@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +29,28 @@ from core.classifier import batched, features, load_classifier
 from core.data import FASHION_MNIST_CLASSES, load_fashion_mnist
 from core.metrics import frechet_distance
 from core.seeds import seeded_noise
+
+
+@dataclass
+class FrechetReference:
+    """What every sample-quality benchmark compares against: the classifier, the test set's features
+    and the floor (as many training images as samples, a fixed subset, vs the test set)."""
+
+    classifier: torch.nn.Module
+    test_images: torch.Tensor  # (10000, 1, 28, 28) in [0, 1]
+    test_features: torch.Tensor  # (10000, 128)
+    floor_images: torch.Tensor  # (count, 1, 28, 28)
+    floor: float
+
+
+def frechet_reference(classifier_path: str, floor_count: int) -> FrechetReference:
+    classifier = load_classifier(classifier_path)
+    test_images, _ = load_fashion_mnist("test")
+    train_images, _ = load_fashion_mnist("train")
+    test_features = features(classifier, test_images)
+    floor_images = train_images[torch.randperm(len(train_images), generator=torch.Generator().manual_seed(0))[:floor_count]]
+    return FrechetReference(classifier, test_images, test_features, floor_images,
+                            frechet_distance(features(classifier, floor_images), test_features))
 
 
 def generate_samples(checkpoint: str, count: int, steps: int) -> torch.Tensor:
@@ -50,12 +73,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--append", action="store_true", help="keep the earlier rows of the results file")
     args = parser.parse_args(argv)
 
-    classifier = load_classifier(args.classifier)
-    test_images, _ = load_fashion_mnist("test")
-    train_images, _ = load_fashion_mnist("train")
-    floor_subset = train_images[torch.randperm(len(train_images), generator=torch.Generator().manual_seed(0))[: args.samples]]
-    test_features = features(classifier, test_images)
-    fd_floor = frechet_distance(features(classifier, floor_subset), test_features)
+    reference = frechet_reference(args.classifier, args.samples)
+    classifier, test_images, test_features = reference.classifier, reference.test_images, reference.test_features
+    floor_subset, fd_floor = reference.floor_images, reference.floor
 
     rows, notes = [], []
     for checkpoint in args.checkpoint:

@@ -17,9 +17,8 @@ from pathlib import Path
 import torch
 
 from benchmarks.report import write_report
-from benchmarks.sample_quality import generate_samples
-from core.classifier import batched, features, load_classifier
-from core.data import load_fashion_mnist
+from benchmarks.sample_quality import frechet_reference, generate_samples
+from core.classifier import batched, features
 from core.metrics import frechet_distance
 
 
@@ -30,12 +29,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--samples", type=int, default=1000)
     parser.add_argument("--classifier", default="assets/classifier")
     args = parser.parse_args(argv)
-    classifier = load_classifier(args.classifier)
-    test_images, _ = load_fashion_mnist("test")
-    train_images, _ = load_fashion_mnist("train")
-    test_features = features(classifier, test_images)
-    floor_subset = train_images[torch.randperm(len(train_images), generator=torch.Generator().manual_seed(0))[: args.samples]]
-    floor = frechet_distance(features(classifier, floor_subset), test_features)
+    reference = frechet_reference(args.classifier, args.samples)
+    classifier, test_features, floor = reference.classifier, reference.test_features, reference.floor
     rows = []
     for checkpoint in args.checkpoint:
         training = json.loads((Path(checkpoint) / "config.json").read_text()).get("training", {})
