@@ -80,6 +80,12 @@ def diffusion_loss(
     return error.mean(dim=(1, 2, 3))
 
 
+def validation_kind(training: dict) -> str:
+    """The validation noise loss of a run from its checkpoint summary: a distilled student is measured
+    in MSE, as its teacher's loss and E[eps | x_t] ask; otherwise the training loss."""
+    return "mse" if "distillation" in training else training["loss"]
+
+
 @torch.no_grad()
 def validation_losses(generator: DiffusionGenerator, images: torch.Tensor, kind: str, batch: int = 500) -> dict:
     """Loss on fixed (t, eps) draws over normalized test images, overall and per t-bin."""
@@ -219,11 +225,6 @@ class Trainer:
                   f"{self.config.distill_steps}-step grid")
         return teacher
 
-    @property
-    def validation_kind(self) -> str:
-        """The validation noise loss: a distilled student is measured in MSE, as its teacher's loss and E[eps | x_t] ask."""
-        return "mse" if self.config.distill_from else self.config.loss
-
     def _summary(self) -> dict:
         summary = {"dataset": self.config.dataset, "preset": self.config.preset, "epochs_done": self.epoch,
                    "steps": self.global_step, "train_minutes": round(self.train_seconds / 60, 2),
@@ -290,7 +291,7 @@ class Trainer:
         record = {"epoch": self.epoch, "step": self.global_step, "train_loss": mean_loss, "lr": self.learning_rate(),
                   "images_per_s": images_seen / max(epoch_seconds, 1e-9), "train_minutes": self.train_seconds / 60}
         if self.is_main:
-            record.update(validation_losses(self.ema, self.val_images, self.validation_kind))
+            record.update(validation_losses(self.ema, self.val_images, validation_kind(self._summary())))
             seeds = list(range(self.config.sample_seeds))
             with torch.no_grad():
                 samples = self.ema.generate(seeded_noise(seeds, self.ema.image_shape, self.device))

@@ -16,7 +16,7 @@ from core.checkpoint import load_generator
 from core.data import load_dataset
 from core.images import make_grid
 from core.seeds import seeded_noise
-from core.training import TrainConfig, validation_losses
+from core.training import TrainConfig, validation_kind, validation_losses
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -42,12 +42,11 @@ def _validate_if_stopped_mid_epoch(generator, training: dict, log_path: Path) ->
     log = [json.loads(line) for line in log_path.read_text().splitlines() if line.strip()]
     if log and log[-1]["step"] == training["steps"]:
         return
-    kind = "mse" if "distillation" in training else training["loss"]
     count = TrainConfig().val_images  # the first test images, as in training
     images, _ = load_dataset(training["dataset"], "test", None, generator.config.image_size, generator.config.channels)
     record = {"epoch": training["epochs_done"], "step": training["steps"], "train_loss": None,
               "train_minutes": training["train_minutes"], "note": "validation of the shipped weights (stopped mid-epoch)",
-              **validation_losses(generator, generator.normalize(images[:count]), kind)}
+              **validation_losses(generator, generator.normalize(images[:count]), validation_kind(training))}
     with open(log_path, "a") as file:
         file.write(json.dumps(record) + "\n")
 
