@@ -158,8 +158,8 @@ def embed(
                                                   iterations=fixed_point_iterations, start=start, progress=report)
                 seeds, nfe_per_image = inversion.seeds, inversion.nfe
             else:
-                def check(candidate_seeds: torch.Tensor, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-                    made = reconstruct(generator, candidate_seeds, steps)
+                def check(generated: torch.Tensor, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+                    made = generator.denormalize(generated).clamp(0.0, 1.0)  # G(z) as `reconstruct` makes it
                     return (made - images[index]).pow(2).flatten(1).mean(1), made
 
                 target_mse = 10.0 ** (-float(fixed_point_target_psnr) / 10.0)

@@ -33,7 +33,12 @@ Where the evaluations go (shipped Fashion-MNIST model, per image): the x0 equati
 ill-conditioned (the denoiser barely responds to the high frequencies that an exact reconstruction
 needs; arXiv 2602.02193 on the singularity near t = 0), about 7 evaluations; t = 1 about 6, t = 0.9
 about 3, the others about 1 each. `invert_to_target` then checks G(z) and re-solves only the images
-that missed, tighter, from their own trajectory.
+that missed, tighter. The check is a forward pass from z, and it is the best warm start there is:
+its states satisfy every step's equation exactly (each is the next one's DDIM step), only the image
+differs, and the eps it evaluated make each re-solve's first map value free. So a re-solve starts
+there, and its first round re-solves only the states near t = 1 (keeping the inverted ones nearer
+t = 0), where the residuals that the sampler amplifies were left: on the shipped model an image
+solved again cost 26 + 10 (the check) + about 10 evaluations instead of about 70.
 """
 
 from __future__ import annotations
@@ -43,7 +48,7 @@ from typing import Callable, Literal, Sequence
 
 import torch
 
-from core.sampling import Denoiser, step_times
+from core.sampling import Denoiser, forward_pass, step_times
 from core.schedule import diffusion_schedule
 
 # Per-step tolerance on the image-space error |r|_rms / s_{t_j}, normalized units (the shipped model's
@@ -54,11 +59,15 @@ DEFAULT_TOLERANCE = 8e-3
 FIRST_STEP_WEIGHT, MIDDLE_WEIGHT, LAST_STEPS_WEIGHT = 2.5, 2.0, 1.0
 DEFAULT_ITERATIONS = 30  # most evaluations per image per step (adaptive); iterations per step (fixed)
 TIGHTEN = 0.3  # each re-solve multiplies the tolerances by this
+# A check's first re-solve covers x_{t_0} .. x_{t_j}, j = UPPER_FRACTION * S: on the shipped model, the
+# images that missed 40 dB were lost (generation from their inverted state first missed) at t >= 0.5,
+# bar one at the x0 step (benchmarks/inversion_where_lost.py); round 2 re-solves everything.
+UPPER_FRACTION = 0.6
 WarmStart = Literal["naive", "extrapolate"]
 
 # fixed_map(x (A, C, H, W), index (A,) of the images in the full batch) -> (g(x), eps(x)), each (A, C, H, W)
 FixedMap = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
-# check(seeds (A, C, H, W), index (A,)) -> (error (A,), output (A, ...)), e.g. (MSE of G(z), G(z))
+# check(G(z) normalized (A, C, H, W), index (A,)) -> (error (A,), output (A, ...)), e.g. (MSE, G(z) in [0, 1])
 Check = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
 
 
@@ -184,6 +193,7 @@ def solve_per_image(
     iterations: int,
     memory: int = 5,
     damping: float = 1.0,
+    first_value: tuple[torch.Tensor, torch.Tensor] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """Solve x = fixed_map(x) with Anderson acceleration; each image leaves the batch at its tolerance.
 
@@ -193,6 +203,8 @@ def solve_per_image(
     evaluations (N,)). Each image keeps its iterate with the smallest residual, best x, and is counted
     only while in the batch. The estimate is one step further for free: the Anderson mix of the
     image's history when it predicts a smaller residual than the best iterate's, else g(best x).
+    first_value: (g(start), eps(start)) when already known, e.g. from a forward pass: the first
+    iteration then uses it and is not counted.
     """
     n, shape = start.shape[0], start.shape[1:]
     x = start.flatten(1)  # (A, D) for the A images still active
@@ -205,9 +217,12 @@ def solve_per_image(
     xs: list[torch.Tensor] = []
     gs: list[torch.Tensor] = []
     for iteration in range(iterations):
-        g, eps = fixed_map(x.reshape(-1, *shape), active)
-        g, eps = g.flatten(1), eps.flatten(1)
-        evaluations[active] += 1
+        if iteration == 0 and first_value is not None:
+            g, eps = first_value[0].flatten(1), first_value[1].flatten(1)
+        else:
+            g, eps = fixed_map(x.reshape(-1, *shape), active)
+            g, eps = g.flatten(1), eps.flatten(1)
+            evaluations[active] += 1
         residual_rms = (g - x).pow(2).mean(1).sqrt()
         improved = residual_rms < best_residual[active]
         chosen = active[improved]
@@ -244,6 +259,9 @@ def fixed_point_inversion(
     warm_start: WarmStart = "extrapolate",
     start: torch.Tensor | None = None,
     starts: Sequence[torch.Tensor] | None = None,
+    start_eps: Sequence[torch.Tensor] | None = None,
+    solve_from: int | None = None,
+    kept: Sequence[torch.Tensor] | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> Inversion:
     """Adaptive fixed-point inversion: normalized images (N, C, H, W) -> Inversion (seeds, per-image NFE).
@@ -253,7 +271,10 @@ def fixed_point_inversion(
     `step_weights`), after at most `iterations` evaluations. Warm starts cost no evaluation after
     step 1's naive guess: "extrapolate" (default) or "naive" (module docstring). `start`: a seed whose
     forward trajectory warm-starts every step instead (S - 1 evaluations); `starts`: such a
-    trajectory given directly, S tensors x_{t_0} .. x_{t_{S-1}} (e.g. a previous Inversion's, free).
+    trajectory given directly, S tensors x_{t_0} .. x_{t_{S-1}} (e.g. a previous Inversion's, free);
+    `start_eps`: eps at each of `starts` (e.g. from `forward_pass`), which makes each solve's first
+    map value free. `solve_from` = j solves only x_{t_j}, ..., x_{t_0}, taking x_{t_{j+1}} .. x_{t_{S-1}}
+    from `kept` (S tensors, e.g. a previous Inversion's trajectory); the other steps' step_nfe are 0.
     """
     if tolerance <= 0 or iterations < 1:
         raise ValueError(f"tolerance must be > 0 and iterations >= 1, got {tolerance} and {iterations}")
@@ -261,6 +282,9 @@ def fixed_point_inversion(
     weights = list(weights) if weights is not None else step_weights(len(times))
     if len(weights) != len(times):
         raise ValueError(f"weights needs one value per step ({len(times)}), got {len(weights)}")
+    top = len(times) - 1 if solve_from is None else solve_from
+    if not 0 <= top < len(times) or (top < len(times) - 1 and kept is None):
+        raise ValueError(f"solve_from must be in 0..{len(times) - 1} and needs `kept` below {len(times) - 1}, got {solve_from}")
     n = images.shape[0]
     nfe = torch.zeros(n, dtype=torch.long, device=images.device)
     step_errors = torch.zeros(n, len(times), device=images.device)
@@ -268,10 +292,10 @@ def fixed_point_inversion(
     if start is not None:
         starts = _forward_trajectory(denoiser, start, times)
         nfe += len(times) - 1
-    trajectory: list[torch.Tensor] = [images] * len(times)
+    trajectory: list[torch.Tensor] = list(kept) if kept is not None else [images] * len(times)
     solved_eps: list[torch.Tensor] = []  # eps at the solutions found so far, nearest t = 0 first
-    x_next = images
-    for j in range(len(times) - 1, -1, -1):  # solve for x_{t_j}, from t_{S-1} back to t_0 = 1
+    x_next = images if top == len(times) - 1 else kept[top + 1]
+    for j in range(top, -1, -1):  # solve for x_{t_j}, back to t_0 = 1
         order = len(times) - 1 - j
         noise_rate, signal_rate = _rates(times[j], images)
         if order == 0:  # step 1: y = s x + n eps(y)
@@ -288,6 +312,7 @@ def fixed_point_inversion(
             initial = base + coefficient * (2 * solved_eps[-1] - solved_eps[-2])
         else:
             initial = base + coefficient * solved_eps[-1]
+        first_value = (base + coefficient * start_eps[j], start_eps[j]) if start_eps is not None else None
 
         def fixed_map(v: torch.Tensor, index: torch.Tensor, base=base, coefficient=coefficient, noise_rate=noise_rate):
             eps = _eps(denoiser, v, noise_rate)
@@ -296,13 +321,13 @@ def fixed_point_inversion(
         # At t = 1, relax by 1 / (1 - c/n): g is there about (c/n) x plus a small part (module docstring).
         damping = 1.0 / (1.0 - coefficient / noise_rate) if j == 0 and order > 0 else 1.0
         limit = torch.full((n,), weights[order] * tolerance * signal_rate, device=images.device)
-        x, _, eps, residual, used = solve_per_image(fixed_map, initial, limit, iterations, memory, damping)
+        x, _, eps, residual, used = solve_per_image(fixed_map, initial, limit, iterations, memory, damping, first_value)
         nfe += used
         step_errors[:, order], step_nfe[:, order] = residual / signal_rate, used
         solved_eps.append(eps)
         trajectory[j] = x_next = x
         if progress:
-            progress(order + 1, len(times))
+            progress(top - j + 1, top + 1)
     return Inversion(x_next.clone(), nfe, step_errors, step_nfe, trajectory)
 
 
@@ -324,19 +349,24 @@ def invert_to_target(
 ) -> Inversion:
     """Adaptive inversion with a guarantee: check every seed, re-solve only the images above `target`.
 
-    check(seeds, index) -> (error (A,), output): e.g. the MSE of G(z) to images[index], and G(z).
-    Images above target are solved again from their own trajectory, the tolerances times TIGHTEN
-    (step 1's, whose error is measured exactly, one round later), up to `rounds` times; then, with
-    `fallback`, by the fixed schedule (`fixed_point_invert(..., tolerance=None)`), so the result is
-    never worse than that full solve where the target is missed. Each image keeps its best seed by
-    the check; `missed` says which are still above target. NFE per image counts every solve, plus
-    `steps` for each check but the last of that image: the last one's G(z) is the reconstruction
-    that every method needs, and `outputs` returns it.
+    check(outputs, index) -> (error (A,), reported output): outputs are G(z) for images[index],
+    normalized (A, C, H, W); e.g. the MSE of the denormalized outputs to the images. The G(z) that
+    the check needs is a `forward_pass`, whose states and eps warm-start the re-solves: each solve's
+    first map value is free. An image above target is solved again, every tolerance times
+    TIGHTEN ** round: in round 1 only the states x_{t_j} with j <= `upper_steps(steps)` (t >= 0.4 at
+    S = 10, where the sampler's amplification of a residual starts; the later states are kept),
+    from round 2 every state; up to `rounds` rounds; then, with `fallback`, by the fixed schedule
+    (`fixed_point_invert(..., tolerance=None)`), so the result is never worse than that full solve
+    where the target is missed. Each image keeps its best seed by the check; `missed` says which are
+    still above target. NFE per image counts every solve, plus `steps` for each check but the last
+    of that image: the last one's G(z) is the reconstruction that every method needs, and
+    `outputs` returns it (as the check reports it).
     """
     inversion = fixed_point_inversion(denoiser, images, steps, tolerance=tolerance, iterations=iterations,
                                       memory=memory, warm_start=warm_start, start=start, progress=progress)
     index = torch.arange(images.shape[0], device=images.device)
-    error, outputs = check(inversion.seeds, index)
+    forward = forward_pass(denoiser, inversion.seeds, steps)
+    error, outputs = check(forward.output, index)
     inversion.check_error, inversion.outputs = error.clone(), outputs.clone()
     inversion.solves = torch.ones_like(inversion.nfe)
     weights = step_weights(len(inversion.trajectory))
@@ -347,26 +377,39 @@ def invert_to_target(
         inversion.nfe[pending] += steps  # the check that sent these images back
         inversion.solves[pending] += 1
         if round_ <= rounds:
-            round_weights = [weights[0] * TIGHTEN ** (round_ - 1)] + [w * TIGHTEN**round_ for w in weights[1:]]
-            again = fixed_point_inversion(denoiser, images[pending], steps, tolerance=tolerance, weights=round_weights,
-                                          iterations=iterations, memory=memory, warm_start=warm_start,
-                                          starts=[state[pending] for state in inversion.trajectory])
+            solve_from = upper_steps(steps) if round_ == 1 else steps - 1
+            again = fixed_point_inversion(denoiser, images[pending], steps, tolerance=tolerance,
+                                          weights=[w * TIGHTEN**round_ for w in weights], iterations=iterations,
+                                          memory=memory, starts=[state[pending] for state in forward.states],
+                                          start_eps=[eps[pending] for eps in forward.eps], solve_from=solve_from,
+                                          kept=[state[pending] for state in inversion.trajectory])
             seeds, used = again.seeds, again.nfe
         else:  # the fixed schedule from scratch, the same computation as a plain full solve
             seeds, evaluations = fixed_point_invert(denoiser, images[pending], steps, iterations, memory, tolerance=None)
             used = torch.full_like(pending, evaluations)
         inversion.nfe[pending] += used
-        error, outputs = check(seeds, pending)
+        again_forward = forward_pass(denoiser, seeds, steps)
+        error, outputs = check(again_forward.output, pending)
         better = error < inversion.check_error[pending]
         chosen = pending[better]
         inversion.seeds[chosen], inversion.check_error[chosen], inversion.outputs[chosen] = seeds[better], error[better], outputs[better]
+        for states, new_states in ((forward.states, again_forward.states), (forward.eps, again_forward.eps)):
+            for state, new_state in zip(states, new_states):
+                state[chosen] = new_state[better]  # the best seed's forward pass starts the next round
         if round_ <= rounds:
-            inversion.step_errors[pending], inversion.step_nfe[pending] = again.step_errors, again.step_nfe
+            solved = slice(steps - 1 - solve_from, steps)  # solve order: t_{S-1} first
+            inversion.step_errors[chosen, solved] = again.step_errors[better, solved]
+            inversion.step_nfe[chosen, solved] = again.step_nfe[better, solved]
             for state, new_state in zip(inversion.trajectory, again.trajectory):
-                state[pending] = new_state  # the latest solution starts the next round, better or not
+                state[chosen] = new_state[better]
         pending = pending[inversion.check_error[pending] > target]
     inversion.missed = inversion.check_error > target
     return inversion
+
+
+def upper_steps(steps: int) -> int:
+    """The last state index j re-solved in a check's first round: t_j >= 0.4 (j <= 6 at S = 10)."""
+    return min(steps - 2, int(UPPER_FRACTION * steps))
 
 
 def fixed_point_invert(

@@ -7,6 +7,7 @@ is explicit. Everything here works on *normalized* images; `core.generator` adds
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Callable
 
 import torch
@@ -52,6 +53,29 @@ def ddim_step(
     next_noise_rates, next_signal_rates = _rates(next_time, n, noisy_images)
     next_noisy_images = next_signal_rates * pred_images + next_noise_rates * pred_noises
     return next_noisy_images, pred_images
+
+
+@dataclass
+class ForwardPass:
+    """Generation from seeds, with what inversion can reuse: the states and the eps evaluated at each."""
+
+    states: list[torch.Tensor]  # S tensors (N, C, H, W): x_{t_0} = z, ..., x_{t_{S-1}}
+    eps: list[torch.Tensor]  # S tensors (N, C, H, W): eps_hat(x_{t_k}) at the rates of t_k
+    output: torch.Tensor  # (N, C, H, W): G(z), the last x0 estimate, normalized
+
+
+def forward_pass(denoiser: Denoiser, initial_noise: torch.Tensor, steps: int = 10) -> ForwardPass:
+    """`ddim_generate` (the same arithmetic, so the same output), keeping every state and eps."""
+    times = step_times(steps).tolist()
+    states, eps, noisy_images = [], [], initial_noise
+    for time, next_time in zip(times[:-1], times[1:]):
+        n = noisy_images.shape[0]
+        states.append(noisy_images)
+        pred_noises, pred_images = denoise(denoiser, noisy_images, *_rates(time, n, noisy_images))
+        eps.append(pred_noises)
+        next_noise_rates, next_signal_rates = _rates(next_time, n, noisy_images)
+        noisy_images = next_signal_rates * pred_images + next_noise_rates * pred_noises
+    return ForwardPass(states, eps, pred_images)
 
 
 def ddim_generate(denoiser: Denoiser, initial_noise: torch.Tensor, steps: int = 10) -> torch.Tensor:

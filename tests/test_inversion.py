@@ -11,7 +11,7 @@ from core.inversion import (
     solve_per_image,
     step_weights,
 )
-from core.sampling import ddim_generate
+from core.sampling import ddim_generate, ddim_step, forward_pass
 from core.seeds import seeded_noise
 
 
@@ -53,8 +53,7 @@ def test_nfe_equals_the_evaluations_made(tiny_generator, normalized):
 def test_nfe_with_checks_and_re_solves(tiny_generator, normalized):
     counter = CountingDenoiser(tiny_generator.unet)
 
-    def check(seeds, index):
-        made = ddim_generate(counter, seeds, 10)
+    def check(made, index):
         return (made - normalized[index]).pow(2).flatten(1).mean(1), made
 
     # an unreachable target: every image is re-solved (3 rounds) and then solved by the fixed schedule
@@ -83,12 +82,11 @@ def test_early_stop_never_worse_than_the_full_solve(tiny_generator, unreachable)
 
 
 def test_re_solves_never_worse_than_the_fixed_schedule(tiny_generator, unreachable):
-    def check(seeds, index):
-        made = ddim_generate(tiny_generator.unet, seeds, 10)
+    def check(made, index):
         return (made - unreachable[index]).pow(2).flatten(1).mean(1), made
 
     fixed_seeds, _ = fixed_point_invert(tiny_generator.unet, unreachable, 10, 30, tolerance=None)
-    fixed_error = check(fixed_seeds, torch.arange(len(unreachable)))[0]
+    fixed_error = check(ddim_generate(tiny_generator.unet, fixed_seeds, 10), torch.arange(len(unreachable)))[0]
     target = float(fixed_error.median())  # about half the images miss it
     inversion = invert_to_target(tiny_generator.unet, unreachable, check, target, steps=10)
     assert (inversion.check_error <= torch.maximum(torch.tensor(target), fixed_error) * (1 + 1e-4)).all()
@@ -131,3 +129,39 @@ def test_bad_options(tiny_generator, normalized):
     images = tiny_generator.denormalize(normalized).clamp(0, 1)
     with pytest.raises(ValueError, match="fixed_point_mode"):
         embed(tiny_generator, images, "fixed_point", fixed_point_mode="fast")
+
+
+def test_forward_pass_is_the_generator(tiny_generator, normalized):
+    seeds = seeded_noise([3, 4], tiny_generator.image_shape)
+    forward = forward_pass(tiny_generator.unet, seeds, 6)
+    assert torch.equal(forward.output, ddim_generate(tiny_generator.unet, seeds, 6))
+    assert len(forward.states) == len(forward.eps) == 6 and torch.equal(forward.states[0], seeds)
+
+
+def test_a_known_first_map_value_is_used_and_not_counted(tiny_generator, unreachable):
+    def fixed_map(v, index):
+        eps = tiny_generator.unet(v, torch.full((len(v),), 0.5))
+        return 0.8 * unreachable[index] + 0.3 * eps, eps
+
+    start, tolerance = 0.8 * unreachable, torch.full((len(unreachable),), 1e-4)
+    plain = solve_per_image(fixed_map, start, tolerance, iterations=10)
+    known = solve_per_image(fixed_map, start, tolerance, iterations=10, first_value=fixed_map(start, torch.arange(6)))
+    torch.testing.assert_close(known[0], plain[0])
+    assert torch.equal(known[4], plain[4] - 1)
+
+
+def test_a_partial_re_solve_keeps_the_later_states(tiny_generator, normalized):
+    first = fixed_point_inversion(tiny_generator.unet, normalized, steps=10, tolerance=1e-3)
+    forward = forward_pass(tiny_generator.unet, first.seeds, 10)
+    counter = CountingDenoiser(tiny_generator.unet)
+    again = fixed_point_inversion(counter, normalized, steps=10, tolerance=1e-4, starts=forward.states,
+                                  start_eps=forward.eps, solve_from=6, kept=first.trajectory)
+    assert int(again.nfe.sum()) == counter.rows
+    for j in range(7, 10):
+        assert torch.equal(again.trajectory[j], first.trajectory[j])
+    assert (again.step_nfe[:, :3] == 0).all()  # solve order: x_{t_9}, x_{t_8}, x_{t_7} were kept
+    # the re-solved x_{t_6} lands its DDIM step on the kept x_{t_7}, up to the tolerance (weight 2 at most)
+    step, _ = ddim_step(tiny_generator.unet, again.trajectory[6], 0.4, 0.3)
+    assert (step - again.trajectory[7]).pow(2).flatten(1).mean(1).sqrt().max() < 2 * 1e-4
+    with pytest.raises(ValueError, match="kept"):
+        fixed_point_inversion(tiny_generator.unet, normalized, steps=10, solve_from=6)
