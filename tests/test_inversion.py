@@ -10,6 +10,7 @@ from core.inversion import (
     invert_to_target,
     solve_per_image,
     step_weights,
+    upper_steps,
 )
 from core.sampling import ddim_generate, ddim_step, forward_pass
 from core.seeds import seeded_noise
@@ -92,6 +93,7 @@ def test_re_solves_never_worse_than_the_fixed_schedule(tiny_generator, unreachab
     assert (inversion.check_error <= torch.maximum(torch.tensor(target), fixed_error) * (1 + 1e-4)).all()
     assert torch.equal(inversion.missed, inversion.check_error > target)
     assert (inversion.solves > 1).any()
+    assert torch.equal(inversion.trajectory[0], inversion.seeds)  # re-solved or not, the trajectory is the seed's
 
 
 def test_an_image_does_not_depend_on_its_batch_mates(tiny_generator, normalized):
@@ -165,3 +167,12 @@ def test_a_partial_re_solve_keeps_the_later_states(tiny_generator, normalized):
     assert (step - again.trajectory[7]).pow(2).flatten(1).mean(1).sqrt().max() < 2 * 1e-4
     with pytest.raises(ValueError, match="kept"):
         fixed_point_inversion(tiny_generator.unet, normalized, steps=10, solve_from=6)
+    with pytest.raises(ValueError, match="start_eps"):
+        fixed_point_inversion(tiny_generator.unet, normalized, steps=10, start_eps=forward.eps)
+    with pytest.raises(ValueError, match="one tensor per state"):
+        fixed_point_inversion(tiny_generator.unet, normalized, steps=10, starts=forward.states[:5])
+
+
+def test_the_first_re_solve_covers_the_upper_steps():
+    assert upper_steps(10) == 6  # x_{t_0} .. x_{t_6}: t = 1.0 .. 0.4
+    assert [upper_steps(s) for s in (1, 2, 3)] == [0, 0, 1]  # always a valid state index, below S - 1 where there is one
