@@ -131,7 +131,14 @@ def _anderson_mix(xs: list[torch.Tensor], gs: list[torch.Tensor], damping: float
     residuals = torch.stack([gj - xj for xj, gj in zip(xs, gs)], dim=2)  # (A, D, m)
     d_residuals = residuals[:, :, 1:] - residuals[:, :, :-1]  # (A, D, m-1)
     driver = "gelsd" if d_residuals.device.type == "cpu" else "gels"  # CUDA supports only gels
-    gamma = torch.linalg.lstsq(d_residuals, residuals[:, :, -1:], driver=driver).solution  # (A, m-1, 1)
+    # LAPACK fails on NaN or inf (a broken network): such images get gamma = 0, i.e. plain iteration
+    usable = torch.isfinite(residuals).all(dim=(1, 2))
+    if usable.all():
+        gamma = torch.linalg.lstsq(d_residuals, residuals[:, :, -1:], driver=driver).solution  # (A, m-1, 1)
+    else:
+        gamma = torch.zeros(residuals.shape[0], residuals.shape[2] - 1, 1, dtype=residuals.dtype, device=residuals.device)
+        if usable.any():
+            gamma[usable] = torch.linalg.lstsq(d_residuals[usable], residuals[usable, :, -1:], driver=driver).solution
     g_stack, x_stack = torch.stack(gs, dim=2), torch.stack(xs, dim=2)
     mixed_g = gs[-1] - ((g_stack[:, :, 1:] - g_stack[:, :, :-1]) @ gamma).squeeze(2)
     mixed_x = xs[-1] - ((x_stack[:, :, 1:] - x_stack[:, :, :-1]) @ gamma).squeeze(2)

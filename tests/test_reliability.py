@@ -233,7 +233,8 @@ def test_sample_refuses_non_finite_images(tmp_path, checkpoint, capsys, monkeypa
 
 def test_embed_refuses_non_finite_embeddings(tmp_path, checkpoint, capsys, monkeypatch):
     folder = image_folder(tmp_path / "images", checkpoint)
-    monkeypatch.setattr("core.generator.DiffusionGenerator.generate", nan_generate)
+    # a network that returns NaN: fixed-point inversion (the default) evaluates it, not G.generate
+    monkeypatch.setattr("core.unet.UNet.forward", lambda self, noisy_images, noise_variances: torch.full_like(noisy_images, float("nan")))
     out = tmp_path / "out"
     code, err = run(embed_main, [str(folder), "--out", str(out), "--checkpoint", str(checkpoint)], capsys)
     assert_refused(code, err, "no image gave a finite embedding")
