@@ -65,7 +65,7 @@ class ForwardPass:
 
 
 def forward_pass(denoiser: Denoiser, initial_noise: torch.Tensor, steps: int = 10) -> ForwardPass:
-    """`ddim_generate` (the same arithmetic, so the same output), keeping every state and eps."""
+    """G from `initial_noise` (z at t = 1), keeping every state and eps; `ddim_generate` returns its output."""
     times = step_times(steps).tolist()
     states, eps, noisy_images = [], [], initial_noise
     for time, next_time in zip(times[:-1], times[1:]):
@@ -80,8 +80,4 @@ def forward_pass(denoiser: Denoiser, initial_noise: torch.Tensor, steps: int = 1
 
 def ddim_generate(denoiser: Denoiser, initial_noise: torch.Tensor, steps: int = 10) -> torch.Tensor:
     """z (N, C, H, W) at t = 1 -> the last x0 prediction (N, C, H, W), normalized space."""
-    times = step_times(steps).tolist()
-    noisy_images, pred_images = initial_noise, initial_noise
-    for time, next_time in zip(times[:-1], times[1:]):
-        noisy_images, pred_images = ddim_step(denoiser, noisy_images, time, next_time)
-    return pred_images
+    return forward_pass(denoiser, initial_noise, steps).output
