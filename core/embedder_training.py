@@ -5,6 +5,8 @@ backpropagation through G.
 Phase 2 (the article's objective): minimise MAE(G(E(x)), x) on real training images,
 backpropagating through the frozen 10-step sampler (optionally with gradient checkpointing
 and bf16 autocast).
+Long runs save a resumable state every few minutes (and on SIGTERM/SIGINT or after --max-steps);
+running the same command again continues them exactly.
 
     python -m core.embedder_training --generator assets/fashion --architecture unet \
         --out assets/embedders/fashion-unet --pairs 20000 --warm-steps 3000 --finetune-steps 400
@@ -14,8 +16,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
+import threading
 import time
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
@@ -24,7 +29,7 @@ from tqdm import tqdm
 
 from core.checkpoint import load_generator, load_tensors, read_metadata, save_tensors
 from core.cli_checks import (ArgumentParser, CLIError, check_output_dir, check_output_file, cli_main, float_range, int_range,
-                             non_negative_int, refuse_overlap)
+                             non_negative_int, positive_float, positive_int, refuse_overlap)
 from core.data import load_dataset
 from core.embedder import ARCHITECTURES, Embedder, EmbedderConfig, load_embedder, save_embedder
 from core.embedding import reconstruct
@@ -55,13 +60,109 @@ def evaluate(generator, embedder, images: torch.Tensor) -> float:
     return (reconstruct(generator, embedder(images)) - images).pow(2).mean().item()
 
 
+# ---- resumable state (safetensors + JSON; nothing is pickled) ----
+STATE_FILE = "train_state.safetensors"
+
+
+@dataclass
+class _Progress:
+    """Where a run is: the phase ("warm" or "finetune"), the steps done in it, and the phase-2 best."""
+
+    phase: str = "warm"
+    step: int = 0
+    elapsed_seconds: float = 0.0
+    best_mse: float | None = None
+    log: dict = field(default_factory=dict)
+
+
+def _save_state(path: Path, settings: dict, progress: _Progress, embedder: Embedder, optimizer: torch.optim.Optimizer | None,
+                scheduler, best_state: dict[str, torch.Tensor] | None) -> None:
+    """The run's state, in one atomic write; without an optimizer between the phases."""
+    tensors = {f"model.{k}": v for k, v in embedder.state_dict().items()}
+    tensors.update({f"best.{k}": v for k, v in (best_state or {}).items()})
+    optimizer_state = optimizer.state_dict() if optimizer is not None else {"state": {}, "param_groups": None}
+    for index, state in optimizer_state["state"].items():
+        tensors.update({f"optim.{index}.{name}": torch.as_tensor(value) for name, value in state.items()})
+    tensors["rng"] = torch.get_rng_state()  # the batches drawn next
+    meta = {"settings": settings, "progress": asdict(progress), "param_groups": optimizer_state["param_groups"],
+            "scheduler": scheduler.state_dict() if scheduler is not None else None}
+    save_tensors(path, tensors, {"state": json.dumps(meta)})
+
+
+def _load_state(path: Path, settings: dict) -> tuple[_Progress, dict, dict[str, torch.Tensor]]:
+    """(progress, stored metadata, tensors) of a saved run; refuses a run made with other settings."""
+    meta = json.loads(read_metadata(path)["state"])
+    if meta["settings"] != settings:
+        changed = sorted(k for k in set(settings) | set(meta["settings"]) if settings.get(k) != meta["settings"].get(k))
+        raise ValueError(f"{path} holds an unfinished run with other settings ({', '.join(changed)}): "
+                         "run the same command to continue it, or use another --out")
+    return _Progress(**meta["progress"]), meta, load_tensors(path)
+
+
+def _restore(optimizer: torch.optim.Optimizer, scheduler, meta: dict, tensors: dict[str, torch.Tensor]) -> None:
+    """The random generator, and the optimizer and schedule where the state has them."""
+    torch.set_rng_state(tensors["rng"])
+    if meta["scheduler"] is None:  # saved between the phases: this phase starts fresh
+        return
+    state: dict[int, dict[str, torch.Tensor]] = {}
+    for key, value in tensors.items():
+        if key.startswith("optim."):
+            _, index, name = key.split(".", 2)
+            state.setdefault(int(index), {})[name] = value
+    optimizer.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
+    scheduler.load_state_dict(meta["scheduler"])
+
+
+def _prefixed(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
+    return {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
+
+
+class _Run:
+    """When to save (every `save_every_minutes`) and when to stop (`max_steps` in all, or SIGTERM/SIGINT)."""
+
+    def __init__(self, max_steps: int | None, save_every_minutes: float):
+        self.max_steps, self.save_every = max_steps, 60 * save_every_minutes
+        self.started = self.last_save = time.time()
+        self.stop_requested = False
+
+    def __enter__(self) -> "_Run":
+        main_thread = threading.current_thread() is threading.main_thread()
+        self.previous = {s: signal.signal(s, self._request_stop) for s in (signal.SIGTERM, signal.SIGINT)} if main_thread else {}
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for sig, handler in self.previous.items():
+            signal.signal(sig, handler)
+
+    def _request_stop(self, signum, frame) -> None:
+        tqdm.write(f"signal {signum}: saving the state and stopping after this step")
+        self.stop_requested = True
+
+    def should_stop(self, steps_done: int) -> bool:
+        return self.stop_requested or (self.max_steps is not None and steps_done >= self.max_steps)
+
+    def time_to_save(self) -> bool:
+        if time.time() - self.last_save < self.save_every:
+            return False
+        self.last_save = time.time()
+        return True
+
+
 def train_embedder(
     generator_path: str, architecture: str, out: str, pairs: int = 20000, warm_steps: int = 3000,
     finetune_steps: int = 400, warm_batch: int = 128, finetune_batch: int = 16, warm_lr: float = 1e-3,
     finetune_lr: float = 1e-4, bf16: bool = False, checkpointing: bool = False, eval_images: int = 200, seed: int = 0,
     dataset: str = "fashion", pairs_cache: str | None = None, init_from: str | None = None,
     unet_widths: list[int] | None = None, unet_block_depth: int | None = None,
+    max_steps: int | None = None, save_every_minutes: float = 5.0,
 ) -> dict:
+    """Train (or continue: `out` holds the state of an unfinished run with the same settings) an embedder.
+
+    Saves a resumable state to out/train_state.safetensors every `save_every_minutes`, and when it
+    stops early: after `max_steps` steps of both phases together, or on SIGTERM/SIGINT. The same call
+    continues it exactly (same weights as an uninterrupted run); the finished run deletes the state.
+    Returns the training log; log["unfinished"] says where a stopped run is.
+    """
     torch.manual_seed(seed)
     generator = load_generator(generator_path)
     c, s, _ = generator.image_shape
@@ -72,81 +173,137 @@ def train_embedder(
     if unet_block_depth is not None:
         config.unet_block_depth = unet_block_depth
     embedder = Embedder(config)
-    log = {"architecture": architecture, "generator": str(generator_path), "parameters": sum(p.numel() for p in embedder.parameters())}
-    if init_from:  # continue an earlier run: its weights and its log
-        previous = load_embedder(init_from)
-        if previous.config.architecture != architecture or previous.image_shape != embedder.image_shape:
-            raise ValueError(f"--init-from {init_from} is a {previous.config.architecture} embedder for {previous.image_shape}")
-        embedder = previous.train().requires_grad_(True)
-        log["continued_from"] = json.loads((Path(init_from) / "config.json").read_text()).get("training", {})
+    settings = {"generator": str(generator_path), "architecture": architecture, "pairs": pairs, "warm_steps": warm_steps,
+                "finetune_steps": finetune_steps, "warm_batch": warm_batch, "finetune_batch": finetune_batch, "warm_lr": warm_lr,
+                "finetune_lr": finetune_lr, "bf16": bf16, "checkpointing": checkpointing, "eval_images": eval_images, "seed": seed,
+                "dataset": dataset, "init_from": init_from, "unet_widths": unet_widths, "unet_block_depth": unet_block_depth}
+    state_path = Path(out) / STATE_FILE
+    resumed: tuple[dict, dict[str, torch.Tensor]] | None = None
+    if state_path.is_file():
+        progress, meta, tensors = _load_state(state_path, settings)
+        embedder.load_state_dict(_prefixed(tensors, "model."))
+        embedder.train()
+        resumed = (meta, tensors)
+        tqdm.write(f"resumed {out}: phase {progress.phase}, step {progress.step} ({progress.elapsed_seconds / 60:.1f} min trained)")
+    else:
+        progress = _Progress(log={"architecture": architecture, "generator": str(generator_path),
+                                  "parameters": sum(p.numel() for p in embedder.parameters())})
+        if init_from:  # continue an earlier, finished run: its weights and its log
+            previous = load_embedder(init_from)
+            if previous.config.architecture != architecture or previous.image_shape != embedder.image_shape:
+                raise ValueError(f"--init-from {init_from} is a {previous.config.architecture} embedder for {previous.image_shape}")
+            embedder = previous.train().requires_grad_(True)
+            progress.log["continued_from"] = json.loads((Path(init_from) / "config.json").read_text()).get("training", {})
+    log = progress.log
     train_images, _ = load_dataset(dataset, "train", image_size=s, channels=c)
     # Model selection uses held-out *training* images: the test split stays untouched for benchmarks.
     train_images, validation_images = train_images[:-eval_images], train_images[-eval_images:]
-    started = time.time()
+    earlier_seconds = progress.elapsed_seconds
 
-    # Phase 1: (z, G(z)) regression.
-    if warm_steps > 0:
-        seeds, images = make_pairs(generator, pairs, bf16=bf16, cache=pairs_cache)
-        optimizer = torch.optim.AdamW(embedder.parameters(), lr=warm_lr, weight_decay=1e-4)
-        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, warm_steps)
-        progress = tqdm(range(warm_steps), desc="phase 1: E(G(z)) -> z")
-        for step in progress:
-            index = torch.randint(0, len(seeds), (warm_batch,))
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-                predicted = embedder(images[index])
-            loss = F.mse_loss(predicted.float(), seeds[index])
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            scheduler.step()
-            if step % 50 == 0:
-                progress.set_postfix(seed_mse=f"{loss.item():.4f}")
-        embedder.eval()
-        log["phase1_validation_mse"] = evaluate(generator, embedder, validation_images)
-        log["phase1_minutes"] = round((time.time() - started) / 60, 2)
-        tqdm.write(f"phase 1 done: validation MSE of G(E(x)) {log['phase1_validation_mse']:.5f}")
-        save_embedder(embedder, out, {"training": log})
+    def minutes() -> float:
+        return round((earlier_seconds + time.time() - run.started) / 60, 2)
 
-    # Phase 2: image-space MAE through the frozen sampler.
-    if finetune_steps > 0:
-        embedder.train()
-        generator.requires_grad_(False)
-        optimizer = torch.optim.Adam(embedder.parameters(), lr=finetune_lr)
-        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, finetune_steps)
-        embedder.eval()
-        best_mse = evaluate(generator, embedder, validation_images)
-        best_state = {k: v.clone() for k, v in embedder.state_dict().items()}
-        embedder.train()
-        progress = tqdm(range(finetune_steps), desc="phase 2: MAE(G(E(x)), x)")
-        for step in progress:
-            index = torch.randint(0, len(train_images), (finetune_batch,))
-            images = train_images[index]
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-                outputs = generate_differentiable(generator, embedder(images), 10, checkpointing)
-            loss = (outputs.float() - images).abs().mean()
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            scheduler.step()
-            progress.set_postfix(mae=f"{loss.item():.4f}")
-            if (step + 1) % 100 == 0 or step + 1 == finetune_steps:
+    def save(optimizer=None, scheduler=None, best_state=None) -> None:
+        progress.elapsed_seconds = earlier_seconds + time.time() - run.started
+        _save_state(state_path, settings, progress, embedder, optimizer, scheduler, best_state)
+
+    def stopped() -> dict:
+        tqdm.write(f"stopped in phase {progress.phase} at step {progress.step}; the same command continues from {state_path}")
+        return {**log, "unfinished": {"phase": progress.phase, "step": progress.step, "state": str(state_path)}}
+
+    with _Run(max_steps, save_every_minutes) as run:
+        # Phase 1: (z, G(z)) regression.
+        if progress.phase == "warm" and warm_steps > 0:
+            seeds, images = make_pairs(generator, pairs, bf16=bf16, cache=pairs_cache)
+            optimizer = torch.optim.AdamW(embedder.parameters(), lr=warm_lr, weight_decay=1e-4)
+            scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, warm_steps)
+            if resumed:
+                _restore(optimizer, scheduler, *resumed)
+            bar = tqdm(total=warm_steps, initial=progress.step, desc="phase 1: E(G(z)) -> z")
+            while progress.step < warm_steps:
+                if run.should_stop(progress.step):
+                    save(optimizer, scheduler)
+                    return stopped()
+                index = torch.randint(0, len(seeds), (warm_batch,))
+                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                    predicted = embedder(images[index])
+                loss = F.mse_loss(predicted.float(), seeds[index])
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                scheduler.step()
+                if progress.step % 50 == 0:
+                    bar.set_postfix(seed_mse=f"{loss.item():.4f}")
+                progress.step += 1
+                bar.update(1)
+                if run.time_to_save():
+                    save(optimizer, scheduler)
+            bar.close()
+            embedder.eval()
+            log["phase1_validation_mse"] = evaluate(generator, embedder, validation_images)
+            log["phase1_minutes"] = minutes()
+            tqdm.write(f"phase 1 done: validation MSE of G(E(x)) {log['phase1_validation_mse']:.5f}")
+            save_embedder(embedder, out, {"training": log})
+            resumed = None
+        if progress.phase == "warm":  # phase 1 done (or skipped): a stop from here on keeps it
+            progress.phase, progress.step = "finetune", 0
+            if finetune_steps > 0:
+                save()
+        done_before = warm_steps
+
+        # Phase 2: image-space MAE through the frozen sampler.
+        if finetune_steps > 0:
+            embedder.train()
+            generator.requires_grad_(False)
+            optimizer = torch.optim.Adam(embedder.parameters(), lr=finetune_lr)
+            scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, finetune_steps)
+            if resumed:
+                _restore(optimizer, scheduler, *resumed)
+            if progress.best_mse is None:
                 embedder.eval()
-                log["phase2_steps"] = step + 1
-                mse = evaluate(generator, embedder, validation_images)
-                tqdm.write(f"phase 2 step {step + 1}: validation MSE {mse:.5f}")
-                if mse < best_mse:  # keep the best weights seen on the validation images
-                    best_mse, best_state = mse, {k: v.clone() for k, v in embedder.state_dict().items()}
-                    log["phase2_best_step"], log["phase2_validation_mse"] = step + 1, mse
-                    log["total_minutes"] = round((time.time() - started) / 60, 2)
-                    save_embedder(embedder, out, {"training": log})
+                progress.best_mse = evaluate(generator, embedder, validation_images)
+                best_state = {k: v.clone() for k, v in embedder.state_dict().items()}
                 embedder.train()
-        embedder.load_state_dict(best_state)
+            else:
+                best_state = _prefixed(resumed[1], "best.")
+            bar = tqdm(total=finetune_steps, initial=progress.step, desc="phase 2: MAE(G(E(x)), x)")
+            while progress.step < finetune_steps:
+                if run.should_stop(done_before + progress.step):
+                    save(optimizer, scheduler, best_state)
+                    return stopped()
+                index = torch.randint(0, len(train_images), (finetune_batch,))
+                images = train_images[index]
+                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                    outputs = generate_differentiable(generator, embedder(images), 10, checkpointing)
+                loss = (outputs.float() - images).abs().mean()
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                scheduler.step()
+                progress.step += 1
+                bar.update(1)
+                bar.set_postfix(mae=f"{loss.item():.4f}")
+                if progress.step % 100 == 0 or progress.step == finetune_steps:
+                    embedder.eval()
+                    log["phase2_steps"] = progress.step
+                    mse = evaluate(generator, embedder, validation_images)
+                    tqdm.write(f"phase 2 step {progress.step}: validation MSE {mse:.5f}")
+                    if mse < progress.best_mse:  # keep the best weights seen on the validation images
+                        progress.best_mse, best_state = mse, {k: v.clone() for k, v in embedder.state_dict().items()}
+                        log["phase2_best_step"], log["phase2_validation_mse"] = progress.step, mse
+                        log["total_minutes"] = minutes()
+                        save_embedder(embedder, out, {"training": log})
+                    embedder.train()
+                if run.time_to_save():
+                    save(optimizer, scheduler, best_state)
+            bar.close()
+            embedder.load_state_dict(best_state)
     embedder.eval()
-    log["total_minutes"] = round((time.time() - started) / 60, 2)
-    log["settings"] = {"pairs": pairs, "warm_steps": warm_steps, "finetune_steps": finetune_steps, "warm_batch": warm_batch,
-                       "finetune_batch": finetune_batch, "warm_lr": warm_lr, "finetune_lr": finetune_lr, "bf16": bf16,
-                       "checkpointing": checkpointing}
+    log["total_minutes"] = minutes()
+    log["settings"] = {k: settings[k] for k in ("pairs", "warm_steps", "finetune_steps", "warm_batch", "finetune_batch",
+                                                "warm_lr", "finetune_lr", "bf16", "checkpointing")}
     save_embedder(embedder, out, {"training": log})
+    state_path.unlink(missing_ok=True)  # finished: the checkpoint is complete, nothing to continue
     return log
 
 
@@ -173,6 +330,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--eval-images", type=int_range(1, 10_000), default=200, help="training images held out for validation")
     parser.add_argument("--pairs-cache", default=None, help="safetensors file to reuse generated (z, G(z)) pairs across runs")
     parser.add_argument("--init-from", default=None, help="continue from this embedder checkpoint (use --warm-steps 0 to skip phase 1)")
+    parser.add_argument("--max-steps", type=positive_int, default=None,
+                        help="stop after this many steps of both phases together, saving a state that the same command continues")
+    parser.add_argument("--save-every-minutes", type=positive_float, default=5.0,
+                        help=f"how often to save the resumable state (out/{STATE_FILE}; deleted when the run finishes)")
     args = parser.parse_args(argv)
     out = check_output_dir(args.out, "--out")
     if (args.unet_widths or args.unet_block_depth) and args.architecture != "unet":
@@ -188,7 +349,8 @@ def main(argv: list[str] | None = None) -> int:
     log = train_embedder(args.generator, args.architecture, args.out, args.pairs, args.warm_steps, args.finetune_steps,
                          args.warm_batch, args.finetune_batch, args.warm_lr, args.finetune_lr, args.bf16, args.checkpointing,
                          args.eval_images, dataset=args.dataset, pairs_cache=args.pairs_cache, init_from=args.init_from,
-                         unet_widths=args.unet_widths, unet_block_depth=args.unet_block_depth)
+                         unet_widths=args.unet_widths, unet_block_depth=args.unet_block_depth, max_steps=args.max_steps,
+                         save_every_minutes=args.save_every_minutes)
     log["command"] = "python -m core.embedder_training " + " ".join(argv if argv is not None else sys.argv[1:])
     print(json.dumps(log, indent=2))
     return 0

@@ -1,8 +1,12 @@
 import json
+import os
+import signal
 
 import torch
+from safetensors.torch import load_file
 
-from core.checkpoint import save_generator
+from core import embedder_training
+from core.checkpoint import read_metadata, save_generator
 from core.embedder import Embedder, load_embedder
 from core.embedder_training import main, make_pairs
 
@@ -60,3 +64,57 @@ def test_a_wider_unet_embedder_is_trained_and_reloaded_with_its_shape(tmp_path, 
     # the shape options belong to the UNet only
     assert main([*common, "--architecture", "conv3", "--unet-widths", "8", "16", "--out", str(tmp_path / "c")]) == 2
     assert "--architecture unet" in capsys.readouterr().err
+
+
+RESUMABLE = ["--dataset", "digits", "--architecture", "conv3", "--pairs", "32", "--warm-steps", "6", "--warm-batch", "8",
+             "--finetune-steps", "3", "--finetune-batch", "4", "--eval-images", "8"]
+
+
+def _weights(folder):
+    return load_file(str(folder / "model.safetensors"))
+
+
+def test_a_stopped_run_continues_exactly(tmp_path, tiny_generator, capsys):
+    generator = ["--generator", str(save_generator(tiny_generator, tmp_path / "generator"))]
+    assert main([*generator, *RESUMABLE, "--out", str(tmp_path / "straight")]) == 0
+    resumed = tmp_path / "resumed"
+    assert main([*generator, *RESUMABLE, "--out", str(resumed), "--max-steps", "4"]) == 0  # inside phase 1
+    state = resumed / "train_state.safetensors"
+    assert state.is_file() and not (resumed / "model.safetensors").exists()
+    assert main([*generator, *RESUMABLE, "--out", str(resumed), "--max-steps", "8"]) == 0  # inside phase 2
+    assert json.loads(read_metadata(state)["state"])["progress"]["phase"] == "finetune"
+    assert main([*generator, *RESUMABLE, "--out", str(resumed)]) == 0
+    assert not state.exists()  # finished: nothing left to continue
+    straight, continued = _weights(tmp_path / "straight"), _weights(resumed)
+    assert straight.keys() == continued.keys()
+    for key in straight:
+        torch.testing.assert_close(continued[key], straight[key], rtol=0, atol=0, msg=key)
+    log = json.loads((resumed / "config.json").read_text())["training"]
+    assert log["phase2_steps"] == 3 and "unfinished" not in log
+
+
+def test_a_stopped_run_refuses_other_settings(tmp_path, tiny_generator, capsys):
+    generator = ["--generator", str(save_generator(tiny_generator, tmp_path / "generator"))]
+    assert main([*generator, *RESUMABLE, "--out", str(tmp_path), "--max-steps", "2"]) == 0
+    other = [*RESUMABLE[:-1], "16"]  # --eval-images 16
+    assert main([*generator, *other, "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "other settings (eval_images)" in err and "another --out" in err
+
+
+def test_sigterm_saves_the_state_and_stops(tmp_path, tiny_generator, monkeypatch):
+    generator = ["--generator", str(save_generator(tiny_generator, tmp_path / "generator"))]
+    calls = []
+    real_loss = embedder_training.F.mse_loss
+
+    def loss_then_signal(*args, **kwargs):  # the third phase-1 step receives SIGTERM
+        calls.append(1)
+        if len(calls) == 3:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return real_loss(*args, **kwargs)
+
+    monkeypatch.setattr(embedder_training.F, "mse_loss", loss_then_signal)
+    assert main([*generator, *RESUMABLE, "--out", str(tmp_path / "run")]) == 0
+    progress = json.loads(read_metadata(tmp_path / "run" / "train_state.safetensors")["state"])["progress"]
+    assert progress == {**progress, "phase": "warm", "step": 3}
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # the handler is put back
