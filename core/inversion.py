@@ -48,7 +48,7 @@ from typing import Callable, Literal, Sequence
 
 import torch
 
-from core.sampling import Denoiser, forward_pass, step_times
+from core.sampling import Denoiser, ddim_step, forward_pass, step_times
 from core.schedule import diffusion_schedule
 
 # Per-step tolerance on the image-space error |r|_rms / s_{t_j}, normalized units (the shipped model's
@@ -490,12 +490,9 @@ def fixed_point_invert(
 
 
 def _forward_trajectory(denoiser: Denoiser, seeds: torch.Tensor, times: list[float]) -> list[torch.Tensor]:
-    """The states x_{t_0}, ..., x_{t_{S-1}} visited by generation from `seeds`."""
-    states, x = [seeds], seeds
-    for k in range(len(times) - 1):
-        noise_rate, signal_rate = _rates(times[k], seeds)
-        next_noise, next_signal = _rates(times[k + 1], seeds)
-        eps = _eps(denoiser, x, noise_rate)
-        x = next_signal * (x - noise_rate * eps) / signal_rate + next_noise * eps
-        states.append(x)
+    """The states x_{t_0}, ..., x_{t_{S-1}} that generation from `seeds` visits (S - 1 evaluations:
+    `forward_pass` without the last one, which only the image needs)."""
+    states = [seeds]
+    for time, next_time in zip(times[:-1], times[1:]):
+        states.append(ddim_step(denoiser, states[-1], time, next_time)[0])
     return states

@@ -12,7 +12,7 @@ from core.inversion import (
     step_weights,
     upper_steps,
 )
-from core.sampling import ddim_generate, ddim_step, forward_pass
+from core.sampling import ddim_generate, ddim_step, forward_pass, step_times
 from core.seeds import seeded_noise
 
 
@@ -176,3 +176,14 @@ def test_a_partial_re_solve_keeps_the_later_states(tiny_generator, normalized):
 def test_the_first_re_solve_covers_the_upper_steps():
     assert upper_steps(10) == 6  # x_{t_0} .. x_{t_6}: t = 1.0 .. 0.4
     assert [upper_steps(s) for s in (1, 2, 3)] == [0, 0, 1]  # always a valid state index, below S - 1 where there is one
+
+
+def test_a_start_seeds_trajectory_is_its_forward_pass(tiny_generator):
+    from core.inversion import _forward_trajectory
+
+    seeds = torch.randn(3, *tiny_generator.image_shape)
+    states = _forward_trajectory(tiny_generator.unet, seeds, step_times(10).tolist()[:-1])
+    forward = forward_pass(tiny_generator.unet, seeds, 10)
+    assert len(states) == 10
+    for state, expected in zip(states, forward.states):
+        torch.testing.assert_close(state, expected, rtol=0, atol=0)
