@@ -258,6 +258,13 @@ def current_study() -> Study:
     return study
 
 
+def select_cloud_image(study: Study, container) -> str:
+    """An image picker in `container` (a column), starting at the first image whose cloud has at least 2 seeds."""
+    with_cloud = [n for n in study.names if any(len(study.members(n, level)) >= 2 for level in study.levels)]
+    return container.selectbox("image", study.names, index=study.names.index(with_cloud[0]) if with_cloud else 0,
+                               help="images whose cloud has at least 2 seeds: " + (", ".join(with_cloud) or "none"))
+
+
 @st.cache_resource(show_spinner="loading the generator...")
 def get_generator_at(folder: str):
     return load_generator(folder)

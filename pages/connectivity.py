@@ -5,7 +5,8 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core.study.tolerance import mse_from_psnr
-from explorer.loaders import components_of, current_study, project_groups, psnr_db, search_relaxed_path, study_generator
+from explorer.loaders import (components_of, current_study, project_groups, psnr_db, search_relaxed_path, select_cloud_image,
+                              study_generator)
 
 REQUESTS_KEY = "connectivity_searches"  # path searches asked for in this session (results come from the cache)
 
@@ -18,9 +19,7 @@ st.markdown(
     "every point and the sub-segments between them (a discretised test). The map is a PCA of this cloud's seeds."
 )
 left, middle = st.columns(2)
-with_cloud = [n for n in study.names if any(len(study.members(n, level)) >= 2 for level in study.levels)]
-name = left.selectbox("image", study.names, index=study.names.index(with_cloud[0]) if with_cloud else 0,
-                      help="images whose cloud has at least 2 seeds: " + (", ".join(with_cloud) or "none"))
+name = select_cloud_image(study, left)
 usable = [level for level in study.levels if f"{name}/graph_worst_mse_{level}" in study.arrays]
 if not usable:
     st.info(f"The cloud of {name} has fewer than 2 seeds inside any tolerance: no segments to test.")

@@ -5,7 +5,7 @@ import streamlit as st
 
 from core.study.convexity import share_with_interval
 from core.study.tolerance import mse_from_psnr
-from explorer.loaders import convexity_samples, current_study, psnr_db, study_generator, to_display
+from explorer.loaders import convexity_samples, current_study, psnr_db, select_cloud_image, study_generator, to_display
 
 st.title("Convexity")
 study = current_study()
@@ -15,9 +15,7 @@ st.markdown(
     "whose PSNR stays above the tolerance is how convex emb_ε(x) looks at that tolerance, with a 95% Wilson interval."
 )
 left, middle = st.columns(2)
-with_cloud = [n for n in study.names if any(len(study.members(n, level)) >= 2 for level in study.levels)]
-name = left.selectbox("image", study.names, index=study.names.index(with_cloud[0]) if with_cloud else 0,
-                      help="images whose cloud has at least 2 seeds: " + (", ".join(with_cloud) or "none"))
+name = select_cloud_image(study, left)
 usable = [level for level in study.levels if len(study.members(name, level)) >= 2]
 if not usable:
     st.info(f"The cloud of {name} has fewer than 2 seeds inside any tolerance: nothing to combine.")
