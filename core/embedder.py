@@ -14,7 +14,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from core.atomic import write_json
+from core.atomic import all_or_nothing, write_json
 from core.checkpoint import CheckpointError, check_normalization, load_matching_state, load_tensors, read_config, save_tensors
 
 EMBEDDER_KIND = "embedder"
@@ -130,8 +130,9 @@ class Embedder(nn.Module):
 
 def save_embedder(embedder: Embedder, directory: str | Path, extra: dict | None = None) -> Path:
     directory = Path(directory)
-    save_tensors(directory / "model.safetensors", {k: v.half() for k, v in embedder.net.state_dict().items()})
-    write_json(directory / "config.json", {"kind": EMBEDDER_KIND, "format_version": 1, "embedder": asdict(embedder.config), **(extra or {})})
+    with all_or_nothing():  # weights and config appear together or not at all
+        save_tensors(directory / "model.safetensors", {k: v.half() for k, v in embedder.net.state_dict().items()})
+        write_json(directory / "config.json", {"kind": EMBEDDER_KIND, "format_version": 1, "embedder": asdict(embedder.config), **(extra or {})})
     return directory
 
 

@@ -5,8 +5,8 @@ backpropagation through G.
 Phase 2 (the article's objective): minimise MAE(G(E(x)), x) on real training images,
 backpropagating through the frozen 10-step sampler (optionally with gradient checkpointing
 and bf16 autocast).
-Long runs save a resumable state every few minutes (and on SIGTERM/SIGINT or after --max-steps);
-running the same command again continues them exactly.
+Long runs save a resumable state every few minutes (and on SIGTERM/SIGINT or after --max-steps,
+then exit with status 75); running the same command again continues them exactly.
 
     python -m core.embedder_training --generator assets/fashion --architecture unet \
         --out assets/embedders/fashion-unet --pairs 20000 --warm-steps 3000 --finetune-steps 400
@@ -27,7 +27,7 @@ import torch
 from torch.nn import functional as F
 from tqdm import tqdm
 
-from core.checkpoint import load_generator, load_tensors, read_metadata, save_tensors
+from core.checkpoint import HASH_KEY, load_generator, load_tensors, read_metadata, save_tensors
 from core.cli_checks import (ArgumentParser, CLIError, check_output_dir, check_output_file, cli_main, float_range, int_range,
                              non_negative_int, positive_float, positive_int, refuse_overlap)
 from core.data import load_dataset
@@ -62,6 +62,7 @@ def evaluate(generator, embedder, images: torch.Tensor) -> float:
 
 # ---- resumable state (safetensors + JSON; nothing is pickled) ----
 STATE_FILE = "train_state.safetensors"
+UNFINISHED = 75  # the exit status of a run stopped before its end (EX_TEMPFAIL: run it again to continue)
 
 
 @dataclass
@@ -84,14 +85,18 @@ def _save_state(path: Path, settings: dict, progress: _Progress, embedder: Embed
     for index, state in optimizer_state["state"].items():
         tensors.update({f"optim.{index}.{name}": torch.as_tensor(value) for name, value in state.items()})
     tensors["rng"] = torch.get_rng_state()  # the batches drawn next
-    meta = {"settings": settings, "progress": asdict(progress), "param_groups": optimizer_state["param_groups"],
+    meta = {"settings": settings, "embedder": asdict(embedder.config), "progress": asdict(progress),
+            "param_groups": optimizer_state["param_groups"],
             "scheduler": scheduler.state_dict() if scheduler is not None else None}
     save_tensors(path, tensors, {"state": json.dumps(meta)})
 
 
 def _load_state(path: Path, settings: dict) -> tuple[_Progress, dict, dict[str, torch.Tensor]]:
     """(progress, stored metadata, tensors) of a saved run; refuses a run made with other settings."""
-    meta = json.loads(read_metadata(path)["state"])
+    stored = read_metadata(path).get("state")
+    if stored is None:
+        raise ValueError(f"{path} is not a training state of this program; move it away or use another --out")
+    meta = json.loads(stored)
     if meta["settings"] != settings:
         changed = sorted(k for k in set(settings) | set(meta["settings"]) if settings.get(k) != meta["settings"].get(k))
         raise ValueError(f"{path} holds an unfinished run with other settings ({', '.join(changed)}): "
@@ -111,6 +116,13 @@ def _restore(optimizer: torch.optim.Optimizer, scheduler, meta: dict, tensors: d
             state.setdefault(int(index), {})[name] = value
     optimizer.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
     scheduler.load_state_dict(meta["scheduler"])
+
+
+def _weights_hash(checkpoint: str | Path) -> str:
+    """The content hash that a checkpoint's weights file carries (core.checkpoint.save_tensors)."""
+    folder = Path(checkpoint)
+    folder = folder.parent if folder.is_file() else folder  # a checkpoint may be named by its config.json
+    return read_metadata(folder / "model.safetensors").get(HASH_KEY, "")
 
 
 def _prefixed(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
@@ -135,8 +147,7 @@ class _Run:
             signal.signal(sig, handler)
 
     def _request_stop(self, signum, frame) -> None:
-        tqdm.write(f"signal {signum}: saving the state and stopping after this step")
-        self.stop_requested = True
+        self.stop_requested = True  # only a flag: printing here could interrupt a print
 
     def should_stop(self, steps_done: int) -> bool:
         return self.stop_requested or (self.max_steps is not None and steps_done >= self.max_steps)
@@ -173,27 +184,30 @@ def train_embedder(
     if unet_block_depth is not None:
         config.unet_block_depth = unet_block_depth
     embedder = Embedder(config)
-    settings = {"generator": str(generator_path), "architecture": architecture, "pairs": pairs, "warm_steps": warm_steps,
+    # what the run depends on: a state saved with other settings, or for other weights, is refused
+    settings = {"generator_weights": _weights_hash(generator_path), "architecture": architecture, "pairs": pairs, "warm_steps": warm_steps,
                 "finetune_steps": finetune_steps, "warm_batch": warm_batch, "finetune_batch": finetune_batch, "warm_lr": warm_lr,
                 "finetune_lr": finetune_lr, "bf16": bf16, "checkpointing": checkpointing, "eval_images": eval_images, "seed": seed,
-                "dataset": dataset, "init_from": init_from, "unet_widths": unet_widths, "unet_block_depth": unet_block_depth}
+                "dataset": dataset, "init_from_weights": _weights_hash(init_from) if init_from else None,
+                "unet_widths": list(unet_widths) if unet_widths is not None else None, "unet_block_depth": unet_block_depth}
     state_path = Path(out) / STATE_FILE
     resumed: tuple[dict, dict[str, torch.Tensor]] | None = None
     if state_path.is_file():
         progress, meta, tensors = _load_state(state_path, settings)
+        embedder = Embedder(EmbedderConfig(**meta["embedder"]))  # the shape saved (e.g. that of --init-from)
         embedder.load_state_dict(_prefixed(tensors, "model."))
         embedder.train()
         resumed = (meta, tensors)
         tqdm.write(f"resumed {out}: phase {progress.phase}, step {progress.step} ({progress.elapsed_seconds / 60:.1f} min trained)")
     else:
-        progress = _Progress(log={"architecture": architecture, "generator": str(generator_path),
-                                  "parameters": sum(p.numel() for p in embedder.parameters())})
+        progress = _Progress(log={"architecture": architecture, "generator": str(generator_path)})
         if init_from:  # continue an earlier, finished run: its weights and its log
             previous = load_embedder(init_from)
             if previous.config.architecture != architecture or previous.image_shape != embedder.image_shape:
                 raise ValueError(f"--init-from {init_from} is a {previous.config.architecture} embedder for {previous.image_shape}")
             embedder = previous.train().requires_grad_(True)
             progress.log["continued_from"] = json.loads((Path(init_from) / "config.json").read_text()).get("training", {})
+        progress.log["parameters"] = sum(p.numel() for p in embedder.parameters())
     log = progress.log
     train_images, _ = load_dataset(dataset, "train", image_size=s, channels=c)
     # Model selection uses held-out *training* images: the test split stays untouched for benchmarks.
@@ -208,6 +222,8 @@ def train_embedder(
         _save_state(state_path, settings, progress, embedder, optimizer, scheduler, best_state)
 
     def stopped() -> dict:
+        if run.stop_requested:
+            tqdm.write("signal received: the state is saved")
         tqdm.write(f"stopped in phase {progress.phase} at step {progress.step}; the same command continues from {state_path}")
         return {**log, "unfinished": {"phase": progress.phase, "step": progress.step, "state": str(state_path)}}
 
@@ -249,6 +265,8 @@ def train_embedder(
             progress.phase, progress.step = "finetune", 0
             if finetune_steps > 0:
                 save()
+                if run.stop_requested:
+                    return stopped()
         done_before = warm_steps
 
         # Phase 2: image-space MAE through the frozen sampler.
@@ -298,12 +316,12 @@ def train_embedder(
                     save(optimizer, scheduler, best_state)
             bar.close()
             embedder.load_state_dict(best_state)
-    embedder.eval()
-    log["total_minutes"] = minutes()
-    log["settings"] = {k: settings[k] for k in ("pairs", "warm_steps", "finetune_steps", "warm_batch", "finetune_batch",
-                                                "warm_lr", "finetune_lr", "bf16", "checkpointing")}
-    save_embedder(embedder, out, {"training": log})
-    state_path.unlink(missing_ok=True)  # finished: the checkpoint is complete, nothing to continue
+        embedder.eval()
+        log["total_minutes"] = minutes()
+        log["settings"] = {k: settings[k] for k in ("pairs", "warm_steps", "finetune_steps", "warm_batch", "finetune_batch",
+                                                    "warm_lr", "finetune_lr", "bf16", "checkpointing")}
+        save_embedder(embedder, out, {"training": log})
+        state_path.unlink(missing_ok=True)  # finished: the checkpoint is complete, nothing to continue
     return log
 
 
@@ -331,7 +349,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pairs-cache", default=None, help="safetensors file to reuse generated (z, G(z)) pairs across runs")
     parser.add_argument("--init-from", default=None, help="continue from this embedder checkpoint (use --warm-steps 0 to skip phase 1)")
     parser.add_argument("--max-steps", type=positive_int, default=None,
-                        help="stop after this many steps of both phases together, saving a state that the same command continues")
+                        help="stop once this many steps of both phases together are done (counting earlier runs), saving a "
+                             "state that the command without --max-steps (or with a larger one) continues; exit status 75")
     parser.add_argument("--save-every-minutes", type=positive_float, default=5.0,
                         help=f"how often to save the resumable state (out/{STATE_FILE}; deleted when the run finishes)")
     args = parser.parse_args(argv)
@@ -353,7 +372,7 @@ def main(argv: list[str] | None = None) -> int:
                          save_every_minutes=args.save_every_minutes)
     log["command"] = "python -m core.embedder_training " + " ".join(argv if argv is not None else sys.argv[1:])
     print(json.dumps(log, indent=2))
-    return 0
+    return UNFINISHED if "unfinished" in log else 0
 
 
 if __name__ == "__main__":

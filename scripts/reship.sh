@@ -54,16 +54,13 @@ else
     selected=("${STEPS[@]}")
 fi
 for step in "${selected[@]}"; do
-    if (($# == 0)) && grep -qx "$step" "$done_file" 2>/dev/null; then
+    if (($# == 0)) && grep -qxF "$step" "$done_file" 2>/dev/null; then
         echo "=== reship: $step already done for this generator ($done_file)"
         continue
     fi
     echo "=== $(date -u '+%F %T') reship: $step"
-    run_step "$step"
-    if compgen -G "assets/embedders/*/train_state.safetensors" > /dev/null; then  # a training stopped early (SIGTERM)
-        echo "=== reship: $step stopped before the end; run scripts/reship.sh again to continue it" >&2
-        exit 1
-    fi
-    grep -qx "$step" "$done_file" 2>/dev/null || echo "$step" >> "$done_file"
+    # a failed step, or a training stopped before its end (exit status 75), stops the script unmarked
+    run_step "$step" || { rc=$?; echo "=== reship: $step did not finish (exit status $rc); run scripts/reship.sh again to continue" >&2; exit "$rc"; }
+    grep -qxF "$step" "$done_file" 2>/dev/null || echo "$step" >> "$done_file"
 done
 echo "=== $(date -u '+%F %T') reship: done"

@@ -68,38 +68,64 @@ def test_a_wider_unet_embedder_is_trained_and_reloaded_with_its_shape(tmp_path, 
 
 RESUMABLE = ["--dataset", "digits", "--architecture", "conv3", "--pairs", "32", "--warm-steps", "6", "--warm-batch", "8",
              "--finetune-steps", "3", "--finetune-batch", "4", "--eval-images", "8"]
+UNFINISHED = 75  # the exit status of a stopped run
 
 
 def _weights(folder):
     return load_file(str(folder / "model.safetensors"))
 
 
+def _assert_same_embedder(a, b):
+    first, second = _weights(a), _weights(b)
+    assert first.keys() == second.keys()
+    for key in first:
+        torch.testing.assert_close(second[key], first[key], rtol=0, atol=0, msg=key)
+    log_a, log_b = (json.loads((folder / "config.json").read_text())["training"] for folder in (a, b))
+    for key in ("phase1_validation_mse", "phase2_validation_mse", "phase2_best_step", "phase2_steps", "parameters"):
+        assert log_a.get(key) == log_b.get(key), key
+
+
 def test_a_stopped_run_continues_exactly(tmp_path, tiny_generator, capsys):
     generator = ["--generator", str(save_generator(tiny_generator, tmp_path / "generator"))]
     assert main([*generator, *RESUMABLE, "--out", str(tmp_path / "straight")]) == 0
     resumed = tmp_path / "resumed"
-    assert main([*generator, *RESUMABLE, "--out", str(resumed), "--max-steps", "4"]) == 0  # inside phase 1
-    state = resumed / "train_state.safetensors"
-    assert state.is_file() and not (resumed / "model.safetensors").exists()
-    assert main([*generator, *RESUMABLE, "--out", str(resumed), "--max-steps", "8"]) == 0  # inside phase 2
-    assert json.loads(read_metadata(state)["state"])["progress"]["phase"] == "finetune"
+    # stops inside phase 1, exactly at the phase boundary, inside phase 2; then the plain command finishes
+    for max_steps, phase in (("4", "warm"), ("6", "finetune"), ("8", "finetune")):
+        assert main([*generator, *RESUMABLE, "--out", str(resumed), "--max-steps", max_steps]) == UNFINISHED
+        state = resumed / "train_state.safetensors"
+        assert json.loads(read_metadata(state)["state"])["progress"]["phase"] == phase
+        if phase == "warm":
+            assert not (resumed / "model.safetensors").exists()
     assert main([*generator, *RESUMABLE, "--out", str(resumed)]) == 0
     assert not state.exists()  # finished: nothing left to continue
-    straight, continued = _weights(tmp_path / "straight"), _weights(resumed)
-    assert straight.keys() == continued.keys()
-    for key in straight:
-        torch.testing.assert_close(continued[key], straight[key], rtol=0, atol=0, msg=key)
-    log = json.loads((resumed / "config.json").read_text())["training"]
-    assert log["phase2_steps"] == 3 and "unfinished" not in log
+    _assert_same_embedder(tmp_path / "straight", resumed)
+    assert "unfinished" not in json.loads((resumed / "config.json").read_text())["training"]
 
 
-def test_a_stopped_run_refuses_other_settings(tmp_path, tiny_generator, capsys):
+def test_a_continued_embedder_of_another_shape_resumes(tmp_path, tiny_generator):
     generator = ["--generator", str(save_generator(tiny_generator, tmp_path / "generator"))]
-    assert main([*generator, *RESUMABLE, "--out", str(tmp_path), "--max-steps", "2"]) == 0
+    common = [*generator, "--dataset", "digits", "--architecture", "unet", "--pairs", "32", "--warm-batch", "8", "--eval-images", "8"]
+    assert main([*common, "--out", str(tmp_path / "first"), "--unet-widths", "8", "16", "--warm-steps", "2", "--finetune-steps", "0"]) == 0
+    more = [*common, "--init-from", str(tmp_path / "first"), "--warm-steps", "4", "--finetune-steps", "0"]
+    assert main([*more, "--out", str(tmp_path / "straight")]) == 0
+    assert main([*more, "--out", str(tmp_path / "resumed"), "--max-steps", "2"]) == UNFINISHED
+    assert main([*more, "--out", str(tmp_path / "resumed")]) == 0
+    assert load_embedder(tmp_path / "resumed").config.unet_widths == [8, 16]
+    _assert_same_embedder(tmp_path / "straight", tmp_path / "resumed")
+
+
+def test_a_stopped_run_refuses_other_settings_or_another_generator(tmp_path, tiny_generator, capsys):
+    generator = ["--generator", str(save_generator(tiny_generator, tmp_path / "generator"))]
+    assert main([*generator, *RESUMABLE, "--out", str(tmp_path / "run"), "--max-steps", "2"]) == UNFINISHED
     other = [*RESUMABLE[:-1], "16"]  # --eval-images 16
-    assert main([*generator, *other, "--out", str(tmp_path)]) == 2
+    assert main([*generator, *other, "--out", str(tmp_path / "run")]) == 2
     err = capsys.readouterr().err
     assert "other settings (eval_images)" in err and "another --out" in err
+    with torch.no_grad():  # new weights under the same path, as when a new generator is shipped
+        tiny_generator.unet.output_conv.bias.add_(0.1)
+    save_generator(tiny_generator, tmp_path / "generator")
+    assert main([*generator, *RESUMABLE, "--out", str(tmp_path / "run")]) == 2
+    assert "other settings (generator_weights)" in capsys.readouterr().err
 
 
 def test_sigterm_saves_the_state_and_stops(tmp_path, tiny_generator, monkeypatch):
@@ -114,7 +140,7 @@ def test_sigterm_saves_the_state_and_stops(tmp_path, tiny_generator, monkeypatch
         return real_loss(*args, **kwargs)
 
     monkeypatch.setattr(embedder_training.F, "mse_loss", loss_then_signal)
-    assert main([*generator, *RESUMABLE, "--out", str(tmp_path / "run")]) == 0
+    assert main([*generator, *RESUMABLE, "--out", str(tmp_path / "run")]) == UNFINISHED
     progress = json.loads(read_metadata(tmp_path / "run" / "train_state.safetensors")["state"])["progress"]
     assert progress == {**progress, "phase": "warm", "step": 3}
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # the handler is put back
