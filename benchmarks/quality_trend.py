@@ -15,7 +15,7 @@ import sys
 import json
 from pathlib import Path
 
-from benchmarks.report import RESULTS, write_report
+from benchmarks.report import earlier_rows, write_report
 from benchmarks.sample_quality import frechet_reference, generate_samples
 from core.classifier import features
 from core.metrics import frechet_distance
@@ -45,15 +45,9 @@ def main(argv: list[str] | None = None) -> None:
         print(rows[-1], flush=True)
     command = " ".join(["python -m benchmarks.quality_trend", *(argv if argv is not None else sys.argv[1:])])
     notes = f"{args.samples} samples (seeds 0-{args.samples - 1}) vs the 10,000 test images; floor: {args.samples} training images vs test = {floor:.3f}; mean pixel of the test images {test_images.float().mean().item():.4f}."
-    previous = RESULTS / "quality_trend.json"
-    if args.append and previous.is_file():
-        earlier = json.loads(previous.read_text())
-        if f"{args.samples} samples" not in earlier["notes"]:
-            raise SystemExit(f"--append: the earlier rows used another sample count ({earlier['notes'][:40]}...)")
-        measured = {row["checkpoint"] for row in rows}
-        kept = [row for row in earlier["rows"] if row["checkpoint"] not in measured]
-        rows = kept + rows
-        notes = f"{earlier['notes']}\n\nRows {', '.join(r['checkpoint'] for r in kept)}: `{earlier['command']}` ({earlier['date']}). {notes}"
+    if args.append:
+        kept, earlier_notes = earlier_rows("quality_trend", "checkpoint", {row["checkpoint"] for row in rows}, f"{args.samples} samples")
+        rows, notes = kept + rows, f"{earlier_notes} {notes}" if kept else notes
     rows.sort(key=lambda row: row["steps"] or 0)
     write_report("quality_trend", "Sample quality over training", command, rows, notes)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import platform
 import time
 from pathlib import Path
@@ -30,6 +31,22 @@ def _format(value) -> str:
     if isinstance(value, float):
         return f"{value:.4g}" if abs(value) < 1e5 else f"{value:.3e}"
     return str(value)
+
+
+def earlier_rows(name: str, key: str, measured: set[str], setting: str) -> tuple[list[dict], str]:
+    """For --append: the rows of the last results/{name}.json whose `key` was not measured now, and a
+    note naming the command and date they came from. Nothing when that file's notes lack `setting`
+    (e.g. "1000 samples"): rows measured another way do not compare."""
+    path = RESULTS / f"{name}.json"
+    if not path.is_file():
+        return [], ""
+    earlier = json.loads(path.read_text())
+    if setting not in earlier.get("notes", ""):
+        raise SystemExit(f"--append: the rows of {path} were measured another way (not '{setting}'); rerun them or drop --append")
+    kept = [row for row in earlier["rows"] if row[key] not in measured]
+    if not kept:
+        return [], ""
+    return kept, f"{earlier['notes']}\n\nRows {', '.join(dict.fromkeys(str(row[key]) for row in kept))}: `{earlier['command']}` ({earlier['date']})."
 
 
 def write_report(name: str, title: str, command: str, rows: list[dict], notes: str = "") -> Path:

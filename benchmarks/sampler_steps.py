@@ -2,6 +2,7 @@
 data is the 10-step sampler's, and how much the network's.
 
     python -m benchmarks.sampler_steps --checkpoint assets/fashion-wide assets/fashion --steps 10 20 40 --samples 1000
+    python -m benchmarks.sampler_steps --checkpoint assets/fashion-teacher --append   # add rows, keep the other generators'
 
 Every row uses the same seeds (0 .. samples-1). G is defined with 10 steps; more steps follow the
 probability-flow ODE more closely and end nearer t = 0, where the last x0 estimate is sharper.
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from benchmarks.report import write_report
+from benchmarks.report import earlier_rows, write_report
 from benchmarks.sample_quality import frechet_reference, generate_samples
 from core.classifier import batched, features
 from core.metrics import frechet_distance
@@ -28,6 +29,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--steps", nargs="+", type=int, default=[10, 20, 40])
     parser.add_argument("--samples", type=int, default=1000)
     parser.add_argument("--classifier", default="assets/classifier")
+    parser.add_argument("--append", action="store_true", help="keep the earlier rows of the generators not measured now")
     args = parser.parse_args(argv)
     reference = frechet_reference(args.classifier, args.samples)
     classifier, test_features, floor = reference.classifier, reference.test_features, reference.floor
@@ -45,6 +47,9 @@ def main(argv: list[str] | None = None) -> None:
     command = " ".join(["python -m benchmarks.sampler_steps", *(argv if argv is not None else sys.argv[1:])])
     notes = (f"{args.samples} samples (seeds 0-{args.samples - 1}) vs the 10,000 test images; floor: {args.samples} training "
              f"images vs test = {floor:.3f} (a Frechet distance from fewer samples is biased upwards: compare rows of one table).")
+    if args.append:
+        kept, earlier_notes = earlier_rows("sampler_steps", "generator", {row["generator"] for row in rows}, f"{args.samples} samples")
+        rows, notes = kept + rows, f"{earlier_notes} {notes}" if kept else notes
     write_report("sampler_steps", "Sample quality against the number of DDIM steps", command, rows, notes)
 
 

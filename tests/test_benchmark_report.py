@@ -34,3 +34,23 @@ def test_sample_quality_append_keeps_earlier_generators_of_the_same_setting(tmp_
     assert "Bag 10%" in notes[1] and "Bag 20%" not in " ".join(notes) and "Bag 9%" in notes[2]
     # another sample count keeps nothing
     assert sample_quality._with_earlier_rows(new_rows, [], 2000, 10) == (new_rows, [])
+
+
+def test_append_keeps_the_rows_not_measured_again_of_the_same_setting(tmp_path, monkeypatch):
+    import json
+
+    import pytest
+
+    from benchmarks import report
+
+    monkeypatch.setattr(report, "RESULTS", tmp_path)
+    assert report.earlier_rows("trend", "checkpoint", {"a"}, "1000 samples") == ([], "")  # no earlier file
+    (tmp_path / "trend.json").write_text(json.dumps({
+        "command": "python -m benchmarks.x a b", "date": "2026-11-30 22:30 UTC", "notes": "1000 samples (seeds 0-999).",
+        "rows": [{"checkpoint": "a", "FD": 1.0}, {"checkpoint": "b", "FD": 2.0}, {"checkpoint": "b", "FD": 3.0}]}))
+    kept, notes = report.earlier_rows("trend", "checkpoint", {"a"}, "1000 samples")
+    assert kept == [{"checkpoint": "b", "FD": 2.0}, {"checkpoint": "b", "FD": 3.0}]
+    assert notes == "1000 samples (seeds 0-999).\n\nRows b: `python -m benchmarks.x a b` (2026-11-30 22:30 UTC)."
+    assert report.earlier_rows("trend", "checkpoint", {"a", "b"}, "1000 samples") == ([], "")
+    with pytest.raises(SystemExit, match="measured another way"):
+        report.earlier_rows("trend", "checkpoint", {"a"}, "2000 samples")
