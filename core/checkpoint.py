@@ -80,6 +80,13 @@ def save_tensors(target: str | os.PathLike, tensors: dict[str, torch.Tensor], me
         save_file(tensors, str(temporary), metadata=metadata)
 
 
+def weights_hash(checkpoint: str | os.PathLike) -> str:
+    """The content hash that a checkpoint folder's weights file carries ("" if none): the identity of its weights."""
+    folder = Path(checkpoint)
+    folder = folder.parent if folder.is_file() else folder  # a checkpoint may be named by its config.json
+    return read_metadata(folder / WEIGHTS_NAME).get(HASH_KEY, "")
+
+
 def read_metadata(path: str | os.PathLike) -> dict[str, str]:
     """The string metadata of a safetensors file header."""
     try:

@@ -27,7 +27,7 @@ import torch
 from torch.nn import functional as F
 from tqdm import tqdm
 
-from core.checkpoint import HASH_KEY, load_generator, load_tensors, read_metadata, save_tensors
+from core.checkpoint import load_generator, load_tensors, read_metadata, save_tensors, weights_hash
 from core.cli_checks import (ArgumentParser, CLIError, check_output_dir, check_output_file, cli_main, float_range, int_range,
                              non_negative_int, positive_float, positive_int, refuse_overlap)
 from core.data import load_dataset
@@ -118,13 +118,6 @@ def _restore(optimizer: torch.optim.Optimizer, scheduler, meta: dict, tensors: d
     scheduler.load_state_dict(meta["scheduler"])
 
 
-def _weights_hash(checkpoint: str | Path) -> str:
-    """The content hash that a checkpoint's weights file carries (core.checkpoint.save_tensors)."""
-    folder = Path(checkpoint)
-    folder = folder.parent if folder.is_file() else folder  # a checkpoint may be named by its config.json
-    return read_metadata(folder / "model.safetensors").get(HASH_KEY, "")
-
-
 def _prefixed(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
     return {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
 
@@ -185,10 +178,10 @@ def train_embedder(
         config.unet_block_depth = unet_block_depth
     embedder = Embedder(config)
     # what the run depends on: a state saved with other settings, or for other weights, is refused
-    settings = {"generator_weights": _weights_hash(generator_path), "architecture": architecture, "pairs": pairs, "warm_steps": warm_steps,
+    settings = {"generator_weights": weights_hash(generator_path), "architecture": architecture, "pairs": pairs, "warm_steps": warm_steps,
                 "finetune_steps": finetune_steps, "warm_batch": warm_batch, "finetune_batch": finetune_batch, "warm_lr": warm_lr,
                 "finetune_lr": finetune_lr, "bf16": bf16, "checkpointing": checkpointing, "eval_images": eval_images, "seed": seed,
-                "dataset": dataset, "init_from_weights": _weights_hash(init_from) if init_from else None,
+                "dataset": dataset, "init_from_weights": weights_hash(init_from) if init_from else None,
                 "unet_widths": list(unet_widths) if unet_widths is not None else None, "unet_block_depth": unet_block_depth}
     state_path = Path(out) / STATE_FILE
     resumed: tuple[dict, dict[str, torch.Tensor]] | None = None

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from core.checkpoint import save_generator
+from core.checkpoint import save_generator, weights_hash
 from core.seeds import seeded_noise
 from core.study.__main__ import main
 from core.study.report import load_study
@@ -53,7 +53,9 @@ def test_study_writes_json_arrays_figures_and_report(tiny_setup, capsys):
         assert section in report
     assert (out / "figures" / "singular_values.png").stat().st_size > 1000
     assert "| Is emb(x) a point or a set? |" in (out / "findings.md").read_text()
-    assert json.loads((out / "study.json").read_text())["command"].startswith("python -m core.study")
+    recorded = json.loads((out / "study.json").read_text())
+    assert recorded["command"].startswith("python -m core.study")
+    assert recorded["generator_weights"] == weights_hash(checkpoint) != ""  # which weights the study was made with
     assert "wrote" in capsys.readouterr().out
     # a rerun reuses each image's cached results (same clouds, no recomputation of the per-image probes),
     # also when only cross-image settings change

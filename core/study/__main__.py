@@ -21,7 +21,7 @@ from pathlib import Path
 
 import torch
 
-from core.checkpoint import load_generator
+from core.checkpoint import load_generator, weights_hash
 from core.cli_checks import ArgumentParser, CLIError, check_output_dir, cli_main, float_range, int_range, refuse_overlap
 from core.data import load_fashion_mnist
 from core.embedder import load_embedder
@@ -204,6 +204,9 @@ def main(argv: list[str] | None = None) -> int:
     result = run_study(generator, images, config, embedder=embedder, twin=twin, twin_of=twin_of, ood_in=ood_in, ood_out=ood_out,
                        cache_dir=None if args.no_cache else out / "cache")
     result.summary.update({"generator": _shown(args.checkpoint), "embedder": _shown(embedder_path), "twin": _shown(twin_path),
+                           # which weights: a shipped study is checked against the shipped generator by these
+                           "generator_weights": weights_hash(args.checkpoint),
+                           "embedder_weights": weights_hash(embedder_path) if embedder_path else None,
                            "twin_of": _shown(twin_of_path or (args.checkpoint if twin is not None else None)),
                            "command": "python -m core.study " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:])),
                            "torch_threads": torch.get_num_threads(), "machine": f"{os.cpu_count()} CPU cores"})
