@@ -311,6 +311,7 @@ def train_embedder(
             embedder.load_state_dict(best_state)
         embedder.eval()
         log["total_minutes"] = minutes()
+        log["generator_weights"] = settings["generator_weights"]  # which weights it was trained through
         log["settings"] = {k: settings[k] for k in ("pairs", "warm_steps", "finetune_steps", "warm_batch", "finetune_batch",
                                                     "warm_lr", "finetune_lr", "bf16", "checkpointing")}
         save_embedder(embedder, out, {"training": log})

@@ -6,7 +6,7 @@ import torch
 from safetensors.torch import load_file
 
 from core import embedder_training
-from core.checkpoint import read_metadata, save_generator
+from core.checkpoint import read_metadata, save_generator, weights_hash
 from core.embedder import Embedder, load_embedder
 from core.embedder_training import main, make_pairs
 
@@ -99,7 +99,8 @@ def test_a_stopped_run_continues_exactly(tmp_path, tiny_generator, capsys):
     assert main([*generator, *RESUMABLE, "--out", str(resumed)]) == 0
     assert not state.exists()  # finished: nothing left to continue
     _assert_same_embedder(tmp_path / "straight", resumed)
-    assert "unfinished" not in json.loads((resumed / "config.json").read_text())["training"]
+    log = json.loads((resumed / "config.json").read_text())["training"]
+    assert "unfinished" not in log and log["generator_weights"] == weights_hash(tmp_path / "generator") != ""
 
 
 def test_a_continued_embedder_of_another_shape_resumes(tmp_path, tiny_generator):
