@@ -21,7 +21,8 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from core.checkpoint import CONFIG_NAME, WEIGHTS_NAME, CheckpointError, load_generator, load_tensors, read_metadata, save_tensors
+from core.checkpoint import (CONFIG_NAME, WEIGHTS_NAME, CheckpointError, load_generator, load_tensors, read_metadata, save_tensors,
+                              weights_hash)
 from core.cli_checks import ArgumentParser, CLIError, check_finite, check_output_file, cli_main, int_range, refuse_overlap
 from core.data import FASHION_MNIST_CLASSES, load_dataset
 from core.embedder import load_embedder
@@ -138,6 +139,8 @@ def main(argv: list[str] | None = None) -> int:
     directions = compute_class_directions(generator, images[chosen], labels[chosen], FASHION_MNIST_CLASSES, args.method, embedder)
     check_finite(directions.centroids, "the class centroids")
     save_directions(out, directions, {"generator": args.generator, "embedder": args.embedder if embedder else None,
+                                      "generator_weights": weights_hash(args.generator),
+                                      "embedder_weights": weights_hash(args.embedder) if embedder else None,
                                       "per_class": args.per_class, "split": "train"})
     print(f"wrote {out}: {len(FASHION_MNIST_CLASSES)} centroids from {int(directions.counts.sum())} training images ({args.method})")
     return 0

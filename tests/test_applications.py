@@ -1,10 +1,13 @@
 """Projection (faithful <-> projected) and class directions on the tiny model."""
 
+import json
+
 import pytest
 import torch
 
-from core.checkpoint import CheckpointError, save_tensors
+from core.checkpoint import CheckpointError, read_metadata, save_generator, save_tensors, weights_hash
 from core.directions import compute_class_directions, load_directions, save_directions
+from core.directions import main as directions_main
 from core.embedder import Embedder, EmbedderConfig
 from core.embedding import reconstruct
 from core.interpolation import blend_seeds
@@ -68,3 +71,14 @@ def test_class_directions(tmp_path, tiny_generator, tiny_embedder):
     save_tensors(tmp_path / "other.safetensors", {"x": torch.zeros(1)}, {"kind": "generator"})
     with pytest.raises(CheckpointError, match="not a class-directions file"):
         load_directions(tmp_path / "other.safetensors")
+
+
+def test_the_directions_file_names_the_weights_it_was_made_with(tmp_path, tiny_generator, monkeypatch):
+    checkpoint = save_generator(tiny_generator, tmp_path / "generator")
+    images = tiny_generator.generate(seeded_noise(list(range(20)), tiny_generator.image_shape)).detach()
+    monkeypatch.setattr("core.directions.load_dataset", lambda *a, **k: (images, torch.arange(10).repeat(2)))
+    out = tmp_path / "d.safetensors"
+    assert directions_main(["--generator", str(checkpoint), "--method", "ddim_inversion", "--per-class", "2", "--out", str(out)]) == 0
+    extra = json.loads(read_metadata(out)["extra"])
+    assert extra["generator_weights"] == weights_hash(checkpoint) != "" and extra["embedder_weights"] is None
+    assert load_directions(out, tiny_generator.image_shape).counts.tolist() == [2.0] * 10
