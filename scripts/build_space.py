@@ -19,7 +19,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SPACE_FILES = ["demo_app.py", "core", "assets", "LICENSE"]
-ASSETS_NOT_FOR_THE_DEMO = ("study", "fashion-twin", "fashion-wide", "fashion-distilled", "fashion-teacher")  # the explorer's study, the independence twin, the generators not yet the default
+ASSETS_NOT_FOR_THE_DEMO = ("study", "next", "fashion-twin", "fashion-wide", "fashion-distilled", "fashion-teacher")  # the explorer's study, the next default being re-shipped (scripts/reship.sh), the independence twin, the generators not the default
 RUNTIME_PACKAGES = ["torch", "numpy", "scipy", "pillow", "safetensors", "tqdm", "scikit-learn", "scikit-image", "gradio"]
 
 

@@ -1,66 +1,88 @@
 #!/usr/bin/env bash
-# Recompute everything that depends on the Fashion-MNIST generator, after a new one has landed in
-# assets/fashion (scripts/ship_generator.py). Commit the outputs by hand afterwards.
+# Ship the next default Fashion-MNIST generator: recompute everything that depends on the generator
+# with it. About 10 hours on 2 cores, so it spans sessions, in two phases that each leave the
+# repository consistent (commit the outputs after every step):
 #
-#   bash scripts/reship.sh            every step not yet done for this generator, in order: a stopped
-#                                     run continues where it stopped (the embedder trainings and the
-#                                     study also resume inside a step)
-#   bash scripts/reship.sh STEP ...   only these steps, done or not
+#   bash scripts/reship.sh next [STEP ...]     phase 1: the new generator waits in assets/next/fashion
+#       (scripts/ship_generator.py RUN next/fashion ...); its embedders, class directions and emb(x) study
+#       are made under assets/next, and its rows added to the generator benchmarks. Nothing the demo or
+#       the tests load changes.
+#   python scripts/switch_default.py           assets/next moves into place, the old default becomes
+#       assets/fashion-small (its twin assets/fashion-small-twin); results rows follow their weights
+#   bash scripts/reship.sh after [STEP ...]    phase 2: the benchmark tables of the shipped models, README
 #
-# Steps: unet-embedder, conv3-embedder (trained through the new generator); directions (the class
-# directions, from the new UNet embedder's seeds); one step per benchmark the README shows (speed,
-# sample-quality, embedding, nfe-curve, applications, demo-load, where-lost, clouds), then readme;
-# study (assets/study; its cache is keyed by the generator's weights, so every image is recomputed).
-# Finished steps are listed in runs/reship-<generator hash>.done.
+# Without STEP names, every step of the phase not yet done for this generator runs, in order; a
+# stopped run continues where it stopped (the embedder trainings and the study also resume inside a
+# step, from runs/ and assets/next/study/cache). Finished steps are listed, by the generator's weights
+# hash, in benchmarks/results/reship.done, which is committed with the outputs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export GRADIO_ANALYTICS_ENABLED=False STREAMLIT_BROWSER_GATHER_USAGE_STATS=false HF_HUB_OFFLINE=1
 PY=.venv/bin/python
-UNET_EMBEDDER=${UNET_EMBEDDER_ARGS:-"--unet-widths 48 96 192 --pairs 20000 --warm-steps 3000 --finetune-steps 3000 --finetune-lr 3e-4"}
-STEPS=(unet-embedder conv3-embedder directions speed sample-quality embedding nfe-curve applications demo-load where-lost clouds readme study)
+NEXT_STEPS=(sample-quality sampler-steps unet-embedder conv3-embedder directions study)
+AFTER_STEPS=(quality-trend speed embedding applications demo-load where-lost clouds readme)
+UNET_EMBEDDER=${UNET_EMBEDDER_ARGS:-"--unet-widths 64 128 256 --pairs 20000 --warm-steps 3000 --finetune-steps 3000 --finetune-lr 3e-4"}
 
-run_step() {
+run_next_step() {
+    local g=assets/next/fashion
     case $1 in
+        sample-quality) $PY -m benchmarks.sample_quality --checkpoint $g --append ;;
+        sampler-steps) $PY -m benchmarks.sampler_steps --checkpoint $g --steps 10 20 40 --samples 1000 --append ;;
         unet-embedder)
             # shellcheck disable=SC2086  # the settings are words
-            $PY -m core.embedder_training --generator assets/fashion --architecture unet --out assets/embedders/fashion-unet \
-                --pairs-cache runs/pairs-fashion.safetensors $UNET_EMBEDDER ;;
+            $PY -m core.embedder_training --generator $g --architecture unet --out assets/next/embedders/fashion-unet \
+                --pairs-cache runs/pairs-next.safetensors $UNET_EMBEDDER ;;
         conv3-embedder)
-            $PY -m core.embedder_training --generator assets/fashion --architecture conv3 --out assets/embedders/fashion-conv3 \
-                --pairs 20000 --pairs-cache runs/pairs-fashion.safetensors --warm-steps 1500 --finetune-steps 300 --finetune-lr 3e-4 ;;
-        directions) $PY -m core.directions --out assets/fashion/directions.safetensors ;;
+            $PY -m core.embedder_training --generator $g --architecture conv3 --out assets/next/embedders/fashion-conv3 \
+                --pairs 20000 --pairs-cache runs/pairs-next.safetensors --warm-steps 1500 --finetune-steps 300 --finetune-lr 3e-4 ;;
+        directions)
+            $PY -m core.directions --generator $g --embedder assets/next/embedders/fashion-unet --out $g/directions.safetensors ;;
+        study)
+            # the twin pair stays the small generators' (assets/fashion and assets/fashion-twin until the switch)
+            $PY -m core.study examples --checkpoint $g --embedder assets/next/embedders/fashion-unet --out assets/next/study \
+                --cloud-size 8 --ood-test-images 100 --ood-photos 100 ;;
+        *) return 2 ;;
+    esac
+}
+
+run_after_step() {
+    case $1 in
+        quality-trend) $PY -m benchmarks.quality_trend assets/fashion --append ;;
         speed) $PY -m benchmarks.speed ;;
-        sample-quality) $PY -m benchmarks.sample_quality ;;
-        embedding) $PY -m benchmarks.embedding ;;
-        nfe-curve)
-            $PY -m benchmarks.embedding --methods network ddim_inversion fixed_point fixed_point_fixed --nfe-curve \
-                --curve-fixed-iterations 1 2 3 5 30 ;;
+        embedding)
+            $PY -m benchmarks.embedding --nfe-curve --curve-fixed-iterations 1 2 3 5 30 ;;
         applications) $PY -m benchmarks.applications ;;
         demo-load) $PY -m benchmarks.demo_load ;;
         where-lost) $PY -m benchmarks.inversion_where_lost --images 200 --threads 2 ;;
         clouds) $PY -m benchmarks.clouds --images 0 --seeds 32 --threads 2 ;;
         readme) $PY scripts/update_readme.py ;;
-        study) make study ;;
-        *) echo "scripts/reship.sh: unknown step '$1'; the steps are: ${STEPS[*]}" >&2; exit 2 ;;
+        *) return 2 ;;
     esac
 }
 
+usage() { echo "usage: scripts/reship.sh next|after [STEP ...]; next: ${NEXT_STEPS[*]}; after: ${AFTER_STEPS[*]}" >&2; exit 2; }
+(($#)) || usage
+phase=$1; shift
+case $phase in
+    next) generator=assets/next/fashion; all=("${NEXT_STEPS[@]}"); runner=run_next_step ;;
+    after) generator=assets/fashion; all=("${AFTER_STEPS[@]}"); runner=run_after_step ;;
+    *) usage ;;
+esac
+[[ -f $generator/model.safetensors ]] || { echo "scripts/reship.sh: no generator in $generator" >&2; exit 2; }
+for step in "$@"; do [[ " ${all[*]} " == *" $step "* ]] || usage; done
+if (($#)); then selected=("$@"); else selected=("${all[@]}"); fi
+
 mkdir -p runs
-done_file="runs/reship-$(sha256sum assets/fashion/model.safetensors | cut -c1-16).done"
-if (($#)); then
-    for step in "$@"; do [[ " ${STEPS[*]} " == *" $step "* ]] || run_step "$step"; done  # unknown names stop here
-    selected=("$@")
-else
-    selected=("${STEPS[@]}")
-fi
+done_file=benchmarks/results/reship.done
+key="$(sha256sum "$generator/model.safetensors" | cut -c1-16)"
 for step in "${selected[@]}"; do
-    if (($# == 0)) && grep -qxF "$step" "$done_file" 2>/dev/null; then
-        echo "=== reship: $step already done for this generator ($done_file)"
+    if (($# == 0)) && grep -qxF "$key $phase $step" "$done_file" 2>/dev/null; then
+        echo "=== reship: $phase $step already done for this generator ($done_file)"
         continue
     fi
-    echo "=== $(date -u '+%F %T') reship: $step"
+    echo "=== $(date -u '+%F %T') reship: $phase $step"
     # a failed step, or a training stopped before its end (exit status 75), stops the script unmarked
-    run_step "$step" || { rc=$?; echo "=== reship: $step did not finish (exit status $rc); run scripts/reship.sh again to continue" >&2; exit "$rc"; }
-    grep -qxF "$step" "$done_file" 2>/dev/null || echo "$step" >> "$done_file"
+    $runner "$step" || { rc=$?; echo "=== reship: $step did not finish (exit status $rc); run scripts/reship.sh $phase again to continue" >&2; exit "$rc"; }
+    grep -qxF "$key $phase $step" "$done_file" 2>/dev/null || echo "$key $phase $step" >> "$done_file"
 done
-echo "=== $(date -u '+%F %T') reship: done"
+echo "=== $(date -u '+%F %T') reship: $phase done"

@@ -1,0 +1,129 @@
+"""Make the generator waiting in assets/next the default, once phase 1 of scripts/reship.sh is done.
+
+    python scripts/switch_default.py            check, then move; commit the result (and the code
+                                                 that names the twin pair) by hand
+    python scripts/switch_default.py --check    only say what is missing or made with other weights
+
+Moves: assets/fashion -> assets/fashion-small and assets/fashion-twin -> assets/fashion-small-twin (the
+study's same-recipe pair keeps its weights and gets names that say which generator it is), then
+assets/next/fashion -> assets/fashion, assets/next/embedders/* -> assets/embedders/*, assets/next/study ->
+assets/study (the old default's embedders and study are removed: they were made for weights that no
+longer ship as the default, and git keeps them). Benchmark results and the moved study's summary
+are records of particular weights, so the paths in them follow the weights to their new names.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from core.checkpoint import read_metadata, weights_hash  # noqa: E402
+
+NEXT = "next"
+EMBEDDERS = ("fashion-unet", "fashion-conv3")
+# (pattern, replacement) in order: the old names first, so that the new default's path is not renamed twice
+RELABEL = [(re.compile(r"assets/fashion-twin(?![\w-])"), "assets/fashion-small-twin"),
+           (re.compile(r"assets/fashion(?![\w-])"), "assets/fashion-small"),
+           (re.compile(r"assets/next/"), "assets/")]
+QUALITY_TREND_LABELS = {"fashion": "fashion-small", "fashion-twin": "fashion-small-twin"}  # its rows name folders
+
+
+def made_with(generator: Path, embedder_set: Path, study: Path) -> list[str]:
+    """What of a generator's dependents is missing or was made with other weights ([] when all agree)."""
+    problems, expected = [], weights_hash(generator)
+    if not expected:
+        return [f"{generator} has no weights hash"]
+    for name in EMBEDDERS:
+        config_path = embedder_set / name / "config.json"
+        if not config_path.is_file():
+            problems.append(f"{config_path.parent} is missing")
+        elif json.loads(config_path.read_text()).get("training", {}).get("generator_weights") != expected:
+            problems.append(f"{config_path.parent} was trained through other generator weights (or its training is unfinished)")
+    unet = weights_hash(embedder_set / "fashion-unet") if (embedder_set / "fashion-unet" / "model.safetensors").is_file() else None
+    directions = generator / "directions.safetensors"
+    if not directions.is_file():
+        problems.append(f"{directions} is missing")
+    else:
+        extra = json.loads(read_metadata(directions).get("extra", "{}"))
+        if (extra.get("generator_weights"), extra.get("embedder_weights")) != (expected, unet):
+            problems.append(f"{directions} was computed with other generator or embedder weights")
+    summary = study / "study.json"
+    if not summary.is_file():
+        problems.append(f"{summary} is missing")
+    else:
+        recorded = json.loads(summary.read_text())
+        if (recorded.get("generator_weights"), recorded.get("embedder_weights")) != (expected, unet):
+            problems.append(f"{summary} was computed with other generator or embedder weights")
+    return problems
+
+
+def relabel(text: str) -> str:
+    for pattern, replacement in RELABEL:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def switch(root: Path) -> list[Path]:
+    """Move assets/next into place and relabel the records; returns the files rewritten."""
+    assets, next_ = root / "assets", root / "assets" / NEXT
+    problems = made_with(next_ / "fashion", next_ / "embedders", next_ / "study")
+    for taken in ("fashion-small", "fashion-small-twin"):
+        if (assets / taken).exists():
+            problems.append(f"{assets / taken} already exists")
+    if problems:
+        raise SystemExit("not switching:\n  " + "\n  ".join(problems))
+    (assets / "fashion").rename(assets / "fashion-small")
+    if (assets / "fashion-twin").is_dir():
+        (assets / "fashion-twin").rename(assets / "fashion-small-twin")
+    (next_ / "fashion").rename(assets / "fashion")
+    for name in EMBEDDERS:
+        shutil.rmtree(assets / "embedders" / name, ignore_errors=True)
+        (next_ / "embedders" / name).rename(assets / "embedders" / name)
+    shutil.rmtree(assets / "study", ignore_errors=True)
+    (next_ / "study").rename(assets / "study")
+    shutil.rmtree(next_)
+    records = [*sorted((root / "benchmarks" / "results").glob("*.json")), *sorted((root / "benchmarks" / "results").glob("*.md")),
+               assets / "study" / "study.json", assets / "study" / "report.md",
+               *(assets / name / "config.json" for name in ("fashion", "fashion-small", "fashion-small-twin")),
+               *(assets / "embedders" / name / "config.json" for name in EMBEDDERS)]
+    rewritten = []
+    for path in records:
+        if not path.is_file():
+            continue
+        text = relabel(original := path.read_text())
+        if path.name == "quality_trend.json":
+            trend = json.loads(text)
+            for row in trend["rows"]:
+                row["checkpoint"] = QUALITY_TREND_LABELS.get(row["checkpoint"], row["checkpoint"])
+            text = json.dumps(trend, indent=2) + "\n"
+        if text != original:
+            path.write_text(text)
+            rewritten.append(path)
+    return rewritten
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--check", action="store_true", help="only list what phase 1 still lacks")
+    parser.add_argument("--root", type=Path, default=ROOT, help=argparse.SUPPRESS)  # tests switch a copy
+    args = parser.parse_args(argv)
+    next_ = args.root / "assets" / NEXT
+    if args.check:
+        problems = made_with(next_ / "fashion", next_ / "embedders", next_ / "study")
+        print("\n".join(problems) if problems else f"{next_} is complete: ready to switch")
+        return 1 if problems else 0
+    rewritten = switch(args.root)
+    print(f"switched; relabelled {len(rewritten)} records. Now rename the twin pair in the code (core/study/__main__.py "
+          "DEFAULT_TWIN, DEFAULT_TWIN_OF), run `bash scripts/reship.sh after`, rewrite assets/study/findings.md, commit.")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
