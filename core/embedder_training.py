@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import signal
 import sys
-import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -35,6 +33,7 @@ from core.embedder import ARCHITECTURES, Embedder, EmbedderConfig, load_embedder
 from core.embedding import reconstruct
 from core.gradient_embedding import generate_differentiable
 from core.seeds import seeded_noise
+from core.stop_signal import StopSignal
 
 
 @torch.no_grad()
@@ -122,28 +121,16 @@ def _prefixed(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.
     return {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
 
 
-class _Run:
+class _Run(StopSignal):
     """When to save (every `save_every_minutes`) and when to stop (`max_steps` in all, or SIGTERM/SIGINT)."""
 
     def __init__(self, max_steps: int | None, save_every_minutes: float):
+        super().__init__()
         self.max_steps, self.save_every = max_steps, 60 * save_every_minutes
         self.started = self.last_save = time.time()
-        self.stop_requested = False
-
-    def __enter__(self) -> "_Run":
-        main_thread = threading.current_thread() is threading.main_thread()
-        self.previous = {s: signal.signal(s, self._request_stop) for s in (signal.SIGTERM, signal.SIGINT)} if main_thread else {}
-        return self
-
-    def __exit__(self, *exc) -> None:
-        for sig, handler in self.previous.items():
-            signal.signal(sig, handler)
-
-    def _request_stop(self, signum, frame) -> None:
-        self.stop_requested = True  # only a flag: printing here could interrupt a print
 
     def should_stop(self, steps_done: int) -> bool:
-        return self.stop_requested or (self.max_steps is not None and steps_done >= self.max_steps)
+        return self.requested or (self.max_steps is not None and steps_done >= self.max_steps)
 
     def time_to_save(self) -> bool:
         if time.time() - self.last_save < self.save_every:
@@ -215,7 +202,7 @@ def train_embedder(
         _save_state(state_path, settings, progress, embedder, optimizer, scheduler, best_state)
 
     def stopped() -> dict:
-        if run.stop_requested:
+        if run.requested:
             tqdm.write("signal received: the state is saved")
         tqdm.write(f"stopped in phase {progress.phase} at step {progress.step}; the same command continues from {state_path}")
         return {**log, "unfinished": {"phase": progress.phase, "step": progress.step, "state": str(state_path)}}
@@ -258,7 +245,7 @@ def train_embedder(
             progress.phase, progress.step = "finetune", 0
             if finetune_steps > 0:
                 save()
-                if run.stop_requested:
+                if run.requested:
                     return stopped()
         done_before = warm_steps
 

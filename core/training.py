@@ -11,7 +11,6 @@ import copy
 import json
 import math
 import os
-import signal
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -29,6 +28,7 @@ from core.images import make_grid
 from core.schedule import diffusion_schedule
 from core.seeds import seeded_noise
 from core.step_distillation import distillation_loss
+from core.stop_signal import StopSignal
 from core.unet import get_preset
 
 STATE_WEIGHTS = "train_state.safetensors"
@@ -119,7 +119,7 @@ class Trainer:
         if self.device.type == "cuda":
             torch.cuda.set_device(self.device)
         self.out = Path(config.out)
-        self.stop_requested = False
+        self.stop_signal = StopSignal()  # SIGTERM / Ctrl-C during fit(): save the state, then stop
 
         unet_config = get_preset(config.preset)
         train_images, _ = load_dataset(config.dataset, "train", config.data_path, unet_config.image_size, unet_config.channels)
@@ -279,7 +279,7 @@ class Trainer:
 
     def _should_stop(self, started: float) -> bool:
         c = self.config
-        stop = self.stop_requested or (c.max_steps is not None and self.global_step >= c.max_steps) or (
+        stop = self.stop_signal.requested or (c.max_steps is not None and self.global_step >= c.max_steps) or (
             c.max_minutes is not None and time.time() - started > 60 * c.max_minutes)
         if self.distributed:  # every rank must stop at the same step
             flag = torch.tensor([float(stop)], device=self.device)
@@ -306,9 +306,8 @@ class Trainer:
     def fit(self) -> Path:
         """Train until `epochs` (or a stop condition); returns the EMA checkpoint folder."""
         c = self.config
-        previous_handlers = {s: signal.signal(s, self._request_stop) for s in (signal.SIGTERM, signal.SIGINT)} if _main_thread() else {}
         started = time.time()
-        try:
+        with self.stop_signal:
             while self.epoch < c.epochs:
                 batches = self._epoch_batches()
                 progress = tqdm(total=len(batches), initial=self.step_in_epoch, desc=f"epoch {self.epoch + 1}/{c.epochs}",
@@ -316,6 +315,8 @@ class Trainer:
                 losses, epoch_start, last_save = [], time.time(), time.time()
                 while self.step_in_epoch < len(batches):
                     if self._should_stop(started):
+                        if self.stop_signal.requested and self.is_main:
+                            tqdm.write("signal received: the state is saved; the same command continues")
                         self.save_state()
                         progress.close()
                         return self.out / "ema"
@@ -332,23 +333,9 @@ class Trainer:
                 self.epoch, self.step_in_epoch = self.epoch + 1, 0
                 self._end_of_epoch(sum(losses) / max(1, len(losses)), time.time() - epoch_start, len(losses) * c.batch_size)
                 self.save_state()
-        finally:
-            for sig, handler in previous_handlers.items():
-                signal.signal(sig, handler)
         if not (self.out / "ema" / "config.json").is_file():  # e.g. a finished state without its export: never report a missing checkpoint
             self.save_state()
         return self.out / "ema"
-
-    def _request_stop(self, signum, frame) -> None:
-        if self.is_main:
-            tqdm.write(f"signal {signum}: saving the state and stopping after this step")
-        self.stop_requested = True
-
-
-def _main_thread() -> bool:
-    import threading
-
-    return threading.current_thread() is threading.main_thread()
 
 
 def train(config: TrainConfig) -> Path:
