@@ -3,7 +3,7 @@
 # student, the teacher taking 4 DDIM substeps per student step. Measured: three rounds from
 # assets/fashion-distilled made it worse (FD 25.5 against 13.75, 5,000 samples; README, "step
 # distillation"), so it is kept as the reproducible record of that result, not as a recipe. About
-# 40 minutes on 2 cores. Re-running continues: finished rounds are skipped, a stopped round resumes
+# 40 minutes a round on 2 cores. Re-running continues: finished rounds are skipped, a stopped round resumes
 # from its run folder.
 #
 #   bash scripts/self_distill.sh assets/fashion-distilled 3 runs/self   # rounds runs/self-1 .. runs/self-3
