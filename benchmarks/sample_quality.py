@@ -8,7 +8,8 @@ a retrained generator is shown beside the one it replaces.
     python -m benchmarks.sample_quality --checkpoint runs/new/ema --append   # add a row, keep the earlier ones
 
 --append keeps the rows of the previous results file (benchmarks/results/sample_quality.json) whose
-checkpoints are not measured again, when they used the same number of samples and steps.
+checkpoints are not measured again, when they used the same number of samples and steps. Every
+generator row carries the date it was measured, so rows appended over several runs keep their own.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,6 +80,7 @@ def main(argv: list[str] | None = None) -> None:
     floor_subset, fd_floor = reference.floor_images, reference.floor
 
     rows, notes = [], []
+    measured = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     for checkpoint in args.checkpoint:
         samples = generate_samples(checkpoint, args.samples, args.steps)
         fd_samples = frechet_distance(features(classifier, samples), test_features)
@@ -89,13 +92,14 @@ def main(argv: list[str] | None = None) -> None:
                      "Frechet distance": fd_samples, "ratio to floor": fd_samples / fd_floor,
                      "mean classifier confidence": probabilities.max(1).values.mean().item(),
                      "largest / smallest class share": float(histogram.max() / max(histogram.min(), 1e-9)),
-                     "mean pixel": samples.mean().item()})
+                     "mean pixel": samples.mean().item(), "measured": measured})
         share = ", ".join(f"{name} {value:.1%}" for name, value in zip(FASHION_MNIST_CLASSES, histogram))
         notes.append(f"Classes of the samples of `{checkpoint}` (shipped classifier): {share}.")
     rows.append({"set vs test": f"{args.samples} train images (floor)", "epochs": "", "training minutes": "",
                  "Frechet distance": fd_floor, "ratio to floor": 1.0,
                  "mean classifier confidence": torch.softmax(batched(classifier, floor_subset), 1).max(1).values.mean().item(),
-                 "largest / smallest class share": "", "mean pixel": floor_subset.float().mean().item()})
+                 "largest / smallest class share": "", "mean pixel": floor_subset.float().mean().item(),
+                 "measured": measured})
     notes.append(f"Mean pixel of the 10,000 test images: {test_images.float().mean().item():.4f}. A generator whose samples are "
                  "darker than the data on average has learned a biased noise prediction (the L1 loss's per-pixel median).")
     command = "python -m benchmarks.sample_quality" + "".join(f" {a}" for a in (argv if argv is not None else sys.argv[1:]))
@@ -117,8 +121,13 @@ def _with_earlier_rows(rows: list[dict], notes: list[str], samples: int, steps: 
         return rows, notes
     kept_notes = [note for note in earlier["notes"].split("\n\n")
                   if note.startswith("Classes of the samples of") and any(f"`{_checkpoint(row)}`" in note for row in kept)]
+    # rows from before the measured column existed get the date of the file they came from
+    kept = [{**row, "measured": row.get("measured", earlier["date"])} for row in kept]
     names = ", ".join(f"`{_checkpoint(row)}`" for row in kept)
-    return kept + rows, [f"Rows {names}: `{earlier['command']}` ({earlier['date']}).", *kept_notes, *notes]
+    provenance = (f"Rows {names}: earlier runs of this benchmark with the same samples and steps, each on the date in its "
+                  f"measured column (`python -m benchmarks.sample_quality --checkpoint FOLDER --append`; a row keeps the "
+                  f"date when its folder was later renamed).")
+    return kept + rows, [provenance, *kept_notes, *notes]
 
 
 def _checkpoint(row: dict) -> str:

@@ -27,10 +27,17 @@ def test_sample_quality_append_keeps_earlier_generators_of_the_same_setting(tmp_
     new_rows = [{"set vs test": "5000 generated (10 steps), `assets/new`", "Frechet distance": 20.0},
                 {"set vs test": "5000 train images (floor)"}]
     rows, notes = sample_quality._with_earlier_rows(new_rows, ["Classes of the samples of `assets/new` (shipped classifier): Bag 9%."], 5000, 10)
+    # a kept row measured before the column existed takes the file's date; one that has its own keeps it
+    assert rows[0]["measured"] == "2026-11-30 22:30 UTC"
+    (tmp_path / "sample_quality.json").write_text(json.dumps({**json.loads((tmp_path / "sample_quality.json").read_text()),
+                                                              "date": "2026-12-02 15:21 UTC",
+                                                              "rows": [{"set vs test": old, "Frechet distance": 30.0,
+                                                                        "measured": "2026-12-01 01:15 UTC"}]}))
+    assert sample_quality._with_earlier_rows(new_rows, [], 5000, 10)[0][0]["measured"] == "2026-12-01 01:15 UTC"
     # the old generator's row comes back; the re-measured one, another step count and the old floor do not
     assert [row["set vs test"] for row in rows] == [old, *[row["set vs test"] for row in new_rows]]
     assert rows[0]["Frechet distance"] == 30.0
-    assert notes[0].startswith("Rows `assets/old`: `python -m benchmarks.sample_quality --checkpoint assets/old assets/new`")
+    assert notes[0].startswith("Rows `assets/old`: earlier runs") and "measured column" in notes[0]
     assert "Bag 10%" in notes[1] and "Bag 20%" not in " ".join(notes) and "Bag 9%" in notes[2]
     # another sample count keeps nothing
     assert sample_quality._with_earlier_rows(new_rows, [], 2000, 10) == (new_rows, [])
