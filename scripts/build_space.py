@@ -19,7 +19,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SPACE_FILES = ["demo_app.py", "core", "assets", "LICENSE"]
-ASSETS_NOT_FOR_THE_DEMO = ("study", "next", "fashion-twin", "fashion-wide", "fashion-distilled", "fashion-teacher")  # the explorer's study, the next default being re-shipped (scripts/reship.sh), the independence twin, the generators not the default
+# the explorer's study, the next default being re-shipped (scripts/reship.sh), and every Fashion-MNIST
+# generator but the default assets/fashion (twins, teachers, earlier and distilled ones): glob patterns
+ASSETS_NOT_FOR_THE_DEMO = ("study", "next", "fashion-*")
 RUNTIME_PACKAGES = ["torch", "numpy", "scipy", "pillow", "safetensors", "tqdm", "scikit-learn", "scikit-image", "gradio"]
 
 
@@ -37,6 +39,20 @@ def space_requirements() -> str:
     return "\n".join(lines) + "\n"
 
 
+def _not_for_the_space(assets: Path | None):
+    """copytree's ignore: caches everywhere, and ASSETS_NOT_FOR_THE_DEMO among the top folders of `assets`
+    only (assets/embedders/fashion-unet is the demo's and must travel)."""
+    caches = shutil.ignore_patterns("__pycache__", "*.pyc")
+    top_level = shutil.ignore_patterns(*ASSETS_NOT_FOR_THE_DEMO)
+
+    def ignore(folder: str, names: list[str]) -> set[str]:
+        skipped = set(caches(folder, names))
+        if assets is not None and Path(folder) == assets:
+            skipped |= set(top_level(folder, names))
+        return skipped
+    return ignore
+
+
 def build_space(target: Path) -> Path:
     if target.exists() and any(target.iterdir()):
         raise SystemExit(f"{target} exists and is not empty; choose a new folder")
@@ -44,8 +60,7 @@ def build_space(target: Path) -> Path:
     for name in SPACE_FILES:
         source = ROOT / name
         if source.is_dir():
-            skipped = ["__pycache__", "*.pyc"] + (list(ASSETS_NOT_FOR_THE_DEMO) if name == "assets" else [])
-            shutil.copytree(source, target / name, ignore=shutil.ignore_patterns(*skipped))
+            shutil.copytree(source, target / name, ignore=_not_for_the_space(source if name == "assets" else None))
         elif source.is_file():
             shutil.copy2(source, target / name)
     shutil.copy2(ROOT / "space" / "README.md", target / "README.md")

@@ -25,6 +25,9 @@ def test_space_folder_is_complete(tmp_path):
     for needed in ("assets/fashion/model.safetensors", "assets/embedders/fashion-unet/model.safetensors",
                    "assets/fashion/directions.safetensors", "assets/classifier/model.safetensors", "core/embedding.py"):
         assert (space / needed).is_file(), needed
+    # only the default generators travel: the Space has a size limit and the demo loads no other
+    assert sorted(path.name for path in (space / "assets").iterdir() if path.is_dir()) == [
+        "classifier", "digits", "embedders", "examples", "fashion"]
     # The copy alone must load: run it from the Space folder, not from the repository.
     probe = ("import demo_app, core; print(demo_app.__file__, core.__file__, sorted(demo_app.GENERATORS), "
              "demo_app.EMBEDDER is not None, demo_app.DIRECTIONS is not None, len(demo_app.EXAMPLES))")
