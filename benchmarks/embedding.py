@@ -9,7 +9,8 @@ table (inversion_nfe.md), a plot (inversion_nfe.png) and the example photos.
     python -m benchmarks.embedding --methods ddim_inversion fixed_point fixed_point_fixed --nfe-curve
 
 Rows of methods not run are carried over from the previous results file, with the date they were
-measured.
+measured, when they were measured with the same generator weights (the file records each row's
+weights hash); rows of other weights are dropped (git history keeps them).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from benchmarks.report import RESULTS, markdown_table, write_report
 from core.atomic import atomic_path, save_image
-from core.checkpoint import load_generator
+from core.checkpoint import load_generator, weights_hash
 from core.data import load_fashion_mnist
 from core.embedder import load_embedder
 from core.embedding import DESCENT_RECIPE, POLISH_RECIPE, REFINE_RECIPE, embed
@@ -105,15 +106,18 @@ def picture(images: torch.Tensor, seeds: torch.Tensor, reconstructions: torch.Te
     save_image(path, make_grid(rows, columns=min(count, len(images)), scale=3))
 
 
-def previous_rows(name: str, replaced: set[str]) -> list[dict]:
-    """Rows of the last results file whose method family was not measured now, with their date."""
+def previous_rows(name: str, replaced: set[str], weights: str) -> list[dict]:
+    """Rows of the last results file whose method family was not measured now, with their date; only
+    rows measured with generator weights `weights` (a row of other weights, or of a file from before
+    weights were recorded, describes another generator)."""
     path = RESULTS / f"{name}.json"
     if not path.is_file():
         return []
     data = json.loads(path.read_text())
+    row_weights = data.get("generator_weights", {})
     kept = []
     for row in data["rows"]:
-        if row["method"].split(" (")[0] in replaced:
+        if row["method"].split(" (")[0] in replaced or row_weights.get(row["method"]) != weights:
             continue
         row = dict(row)
         row.setdefault("measured", data["date"])
@@ -142,7 +146,8 @@ def main_table(args, generator, test_images: torch.Tensor, stamp: str, cache: di
             slug += "_fixed"
         picture(images, measured["seeds"], measured["reconstructions"], RESULTS / f"embedding_{slug}.png")
         print(rows[-1], flush=True)
-    rows += previous_rows("embedding", {row["method"].split(" (")[0] for row in rows})
+    weights = weights_hash(Path(args.checkpoint))
+    rows += previous_rows("embedding", {row["method"].split(" (")[0] for row in rows}, weights)
     order = ["network", "ddim_inversion", "fixed_point", "hybrid", "gd"]
     rows.sort(key=lambda row: next((i for i, o in enumerate(order) if row["method"].startswith(o)), len(order)))
     columns = [
@@ -157,7 +162,8 @@ def main_table(args, generator, test_images: torch.Tensor, stamp: str, cache: di
              "120 dB (MSE floor 1e-12). Rows come from runs on different dates (column 'measured'): compare seconds only "
              "within one date, as the machine's load differed (two training runs shared its 2 cores during the later runs). "
              "Pictures: benchmarks/results/embedding_*.png (rows: original, seed shown as 0.5 + z/6, reconstruction).")
-    write_report("embedding", "Embedding methods on Fashion-MNIST test images", args.command, rows, notes)
+    write_report("embedding", "Embedding methods on Fashion-MNIST test images", args.command, rows, notes,
+                 extra={"generator_weights": {row["method"]: weights for row in rows}})
 
 
 def nfe_curve(args, generator, test_images: torch.Tensor, cache: dict) -> None:

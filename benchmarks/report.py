@@ -49,8 +49,8 @@ def earlier_rows(name: str, key: str, measured: set[str], setting: str) -> tuple
     return kept, f"{earlier['notes']}\n\nRows {', '.join(dict.fromkeys(str(row[key]) for row in kept))}: `{earlier['command']}` ({earlier['date']})."
 
 
-def write_report(name: str, title: str, command: str, rows: list[dict], notes: str = "") -> Path:
-    """Print and write benchmarks/results/{name}.md and {name}.json."""
+def write_report(name: str, title: str, command: str, rows: list[dict], notes: str = "", extra: dict | None = None) -> Path:
+    """Print and write benchmarks/results/{name}.md and {name}.json (`extra`: more fields for the JSON only)."""
     table = markdown_table(rows)
     stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     text = f"### {title}\n\n`{command}` ({stamp}; {machine_line()})\n\n{table}\n" + (f"\n{notes}\n" if notes else "")
@@ -58,5 +58,5 @@ def write_report(name: str, title: str, command: str, rows: list[dict], notes: s
     RESULTS.mkdir(parents=True, exist_ok=True)
     with atomic_path(RESULTS / f"{name}.md") as temporary:
         temporary.write_text(text)
-    write_json(RESULTS / f"{name}.json", {"title": title, "command": command, "date": stamp, "machine": machine_line(), "rows": rows, "notes": notes})
+    write_json(RESULTS / f"{name}.json", {"title": title, "command": command, "date": stamp, "machine": machine_line(), "rows": rows, "notes": notes, **(extra or {})})
     return RESULTS / f"{name}.md"

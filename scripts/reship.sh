@@ -20,7 +20,8 @@ cd "$(dirname "$0")/.."
 export GRADIO_ANALYTICS_ENABLED=False STREAMLIT_BROWSER_GATHER_USAGE_STATS=false HF_HUB_OFFLINE=1
 PY=.venv/bin/python
 NEXT_STEPS=(sample-quality sampler-steps unet-embedder conv3-embedder directions study)
-AFTER_STEPS=(quality-trend speed embedding applications demo-load where-lost clouds readme)
+# embedding and applications first: they hold the numbers the switch was for (inversion NFE, embedder MSE, directions)
+AFTER_STEPS=(embedding applications embedding-descent quality-trend speed demo-load where-lost clouds readme)
 UNET_EMBEDDER=${UNET_EMBEDDER_ARGS:-"--unet-widths 64 128 256 --pairs 20000 --warm-steps 3000 --finetune-steps 3000 --finetune-lr 3e-4"}
 
 run_next_step() {
@@ -49,8 +50,12 @@ run_after_step() {
     case $1 in
         quality-trend) $PY -m benchmarks.quality_trend assets/fashion --append ;;
         speed) $PY -m benchmarks.speed ;;
+        # the embedding table in two runs (rows of the same weights carry over): the inversion methods and
+        # their NFE curve; then the descent methods, hours on 2 cores
         embedding)
-            $PY -m benchmarks.embedding --nfe-curve --curve-fixed-iterations 1 2 3 5 30 ;;
+            $PY -m benchmarks.embedding --methods network ddim_inversion fixed_point fixed_point_fixed \
+                --nfe-curve --curve-fixed-iterations 1 2 3 5 30 ;;
+        embedding-descent) $PY -m benchmarks.embedding --methods hybrid gd gd_original ;;
         applications) $PY -m benchmarks.applications ;;
         demo-load) $PY -m benchmarks.demo_load ;;
         where-lost) $PY -m benchmarks.inversion_where_lost --images 200 --threads 2 ;;

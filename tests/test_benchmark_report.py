@@ -61,3 +61,24 @@ def test_append_keeps_the_rows_not_measured_again_of_the_same_setting(tmp_path, 
     assert report.earlier_rows("trend", "checkpoint", {"a", "b"}, "1000 samples") == ([], "")
     with pytest.raises(SystemExit, match="measured another way"):
         report.earlier_rows("trend", "checkpoint", {"a"}, "2000 samples")
+
+
+def test_embedding_table_carries_only_rows_of_the_same_generator_weights(tmp_path, monkeypatch):
+    import json
+
+    import benchmarks.embedding as embedding
+
+    monkeypatch.setattr(embedding, "RESULTS", tmp_path)
+    rows = [{"method": "network unet", "NFE": 0}, {"method": "hybrid (unet + 30 descent it)", "NFE": 300},
+            {"method": "gd ours (200 it)", "NFE": 2000}, {"method": "fixed_point (adaptive)", "NFE": 27}]
+    (tmp_path / "embedding.json").write_text(json.dumps({
+        "date": "2026-12-01 02:30 UTC", "rows": rows,
+        "generator_weights": {"network unet": "new", "hybrid (unet + 30 descent it)": "new", "gd ours (200 it)": "old",
+                              "fixed_point (adaptive)": "new"}}))
+    kept = embedding.previous_rows("embedding", {"fixed_point"}, "new")
+    # the re-measured family and the other generator's row go; the rest keep the file's date
+    assert [row["method"] for row in kept] == ["network unet", "hybrid (unet + 30 descent it)"]
+    assert all(row["measured"] == "2026-12-01 02:30 UTC" for row in kept)
+    # a file from before rows recorded their weights describes some other generator: nothing carries over
+    (tmp_path / "embedding.json").write_text(json.dumps({"date": "2026-12-01 02:30 UTC", "rows": rows}))
+    assert embedding.previous_rows("embedding", set(), "new") == []
