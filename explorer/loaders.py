@@ -440,7 +440,7 @@ def autocorrelation(seeds: np.ndarray) -> np.ndarray:
 
 def independence_pair(study: Study) -> tuple[Path, Path] | None:
     """Two generators of one recipe for the independence probe: the pair the study recorded, else
-    the shipped pair (assets/fashion-twin and the generator it was trained beside), when both are here."""
+    the shipped pair (assets/fashion-small-twin and assets/fashion-small, the generator it was trained beside), when both are here."""
     from core.study.__main__ import DEFAULT_TWIN, DEFAULT_TWIN_OF
 
     recorded = study.twin_dir()

@@ -82,7 +82,7 @@ if independence:
 else:
     pair = independence_pair(study)
     if pair is None:
-        st.info("This study has no independence section and no pair of same-recipe generators (assets/fashion-twin) is on this machine.")
+        st.info("This study has no independence section and no pair of same-recipe generators (assets/fashion-small and assets/fashion-small-twin) is on this machine.")
         st.stop()
     first, twin = pair
     if not st.toggle(f"compare `{first.name}` with `{twin.name}` now (a few seconds)", key="independence_now"):

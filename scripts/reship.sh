@@ -39,7 +39,7 @@ run_next_step() {
         directions)
             $PY -m core.directions --generator $g --embedder assets/next/embedders/fashion-unet --out $g/directions.safetensors ;;
         study)
-            # the twin pair stays the small generators' (assets/fashion and assets/fashion-twin until the switch)
+            # the twin pair is the small generators' (assets/fashion-small and assets/fashion-small-twin)
             $PY -m core.study examples --checkpoint $g --embedder assets/next/embedders/fashion-unet --out assets/next/study \
                 --cloud-size 8 --ood-test-images 100 --ood-photos 100 ;;
         *) return 2 ;;

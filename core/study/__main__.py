@@ -34,9 +34,9 @@ from core.study.run import StudyConfig, StudyImage, run_study
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
 DEFAULT_CHECKPOINT = ASSETS / "fashion"
 DEFAULT_EMBEDDER = ASSETS / "embedders" / "fashion-unet"
-DEFAULT_TWIN = ASSETS / "fashion-twin"
+DEFAULT_TWIN = ASSETS / "fashion-small-twin"
 # the generator DEFAULT_TWIN was trained to match (same recipe, another initialization)
-DEFAULT_TWIN_OF = ASSETS / "fashion"
+DEFAULT_TWIN_OF = ASSETS / "fashion-small"
 EXAMPLE_PHOTOS = ("ood_astronaut.png", "ood_camera.png")
 MAX_IMAGES = 64
 
