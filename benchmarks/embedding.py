@@ -160,7 +160,7 @@ def main_table(args, generator, test_images: torch.Tensor, stamp: str, cache: di
              "NFE: UNet forward evaluations per image to find the seed, mean and max over the images (descent methods do as "
              "many backward passes too; the network method evaluates only the embedder). PSNR on [0, 1] pixels, capped at "
              "120 dB (MSE floor 1e-12). Rows come from runs on different dates (column 'measured'): compare seconds only "
-             "within one date, as the machine's load differed (two training runs shared its 2 cores during the later runs). "
+             "within one date, as the machine's load can differ between runs. "
              "Pictures: benchmarks/results/embedding_*.png (rows: original, seed shown as 0.5 + z/6, reconstruction).")
     write_report("embedding", "Embedding methods on Fashion-MNIST test images", args.command, rows, notes,
                  extra={"generator_weights": {row["method"]: weights for row in rows}})
