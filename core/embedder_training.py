@@ -1,7 +1,8 @@
 """Training an embedding network E(x) -> z for a frozen generator G.
 
-Phase 1 (warm start, cheap): regress E(G(z)) onto z over generated pairs (z, G(z)); no
-backpropagation through G.
+Phase 1 (warm start, cheap): regress E(x) onto z over pairs with G(z) = x; no backpropagation
+through G. The pairs are generated (z, G(z)) and, with --exact-seeds, real training images with
+their exact seeds (core.exact_seeds): the inverse on the data the embedder is used on.
 Phase 2 (the article's objective): minimise MAE(G(E(x)), x) on real training images,
 backpropagating through the frozen 10-step sampler (optionally with gradient checkpointing
 and bf16 autocast).
@@ -25,12 +26,13 @@ import torch
 from torch.nn import functional as F
 from tqdm import tqdm
 
-from core.checkpoint import load_generator, load_tensors, read_metadata, save_tensors, weights_hash
+from core.checkpoint import content_hash, load_generator, load_tensors, read_metadata, save_tensors, weights_hash
 from core.cli_checks import (ArgumentParser, CLIError, check_output_dir, check_output_file, cli_main, float_range, int_range,
                              non_negative_int, positive_float, positive_int, refuse_overlap)
 from core.data import load_dataset
 from core.embedder import ARCHITECTURES, Embedder, EmbedderConfig, load_embedder, save_embedder
 from core.embedding import reconstruct
+from core.exact_seeds import load_exact_seeds
 from core.gradient_embedding import generate_differentiable
 from core.seeds import seeded_noise
 from core.stop_signal import StopSignal
@@ -145,7 +147,8 @@ def train_embedder(
     finetune_lr: float = 1e-4, bf16: bool = False, checkpointing: bool = False, eval_images: int = 200, seed: int = 0,
     dataset: str = "fashion", pairs_cache: str | None = None, init_from: str | None = None,
     unet_widths: list[int] | None = None, unet_block_depth: int | None = None,
-    max_steps: int | None = None, save_every_minutes: float = 5.0,
+    max_steps: int | None = None, save_every_minutes: float = 5.0, exact_seeds: str | None = None,
+    exact_count: int | None = None,
 ) -> dict:
     """Train (or continue: `out` holds the state of an unfinished run with the same settings) an embedder.
 
@@ -153,9 +156,23 @@ def train_embedder(
     stops early: after `max_steps` steps of both phases together, or on SIGTERM/SIGINT. The same call
     continues it exactly (same weights as an uninterrupted run); the finished run deletes the state.
     Returns the training log; log["unfinished"] says where a stopped run is.
+    `exact_seeds`: a core.exact_seeds file; its first `exact_count` (default all) seeds and training
+    images join phase 1's pairs (`pairs` may then be 0).
     """
     torch.manual_seed(seed)
     generator = load_generator(generator_path)
+    exact: dict[str, torch.Tensor] | None = None
+    if exact_seeds:
+        exact = load_exact_seeds(exact_seeds, generator_path, dataset)
+        available = len(exact["seeds"])
+        exact_count = available if exact_count is None else exact_count
+        if not 0 < exact_count <= available:
+            raise ValueError(f"{exact_seeds} holds {available} seeds; asked for {exact_count}")
+        exact = {"seeds": exact["seeds"][:exact_count]}
+    elif exact_count is not None:
+        raise ValueError("exact_count needs exact_seeds")
+    if pairs == 0 and exact is None and warm_steps > 0:
+        raise ValueError("phase 1 needs pairs: generated ones (pairs > 0) or exact seeds of training images")
     c, s, _ = generator.image_shape
     config = EmbedderConfig(architecture=architecture, image_size=s, channels=c,
                             mean=generator.mean.flatten().tolist(), std=generator.std.flatten().tolist())
@@ -169,7 +186,8 @@ def train_embedder(
                 "finetune_steps": finetune_steps, "warm_batch": warm_batch, "finetune_batch": finetune_batch, "warm_lr": warm_lr,
                 "finetune_lr": finetune_lr, "bf16": bf16, "checkpointing": checkpointing, "eval_images": eval_images, "seed": seed,
                 "dataset": dataset, "init_from_weights": weights_hash(init_from) if init_from else None,
-                "unet_widths": list(unet_widths) if unet_widths is not None else None, "unet_block_depth": unet_block_depth}
+                "unet_widths": list(unet_widths) if unet_widths is not None else None, "unet_block_depth": unet_block_depth,
+                "exact_seeds": content_hash(exact) if exact else None, "exact_count": exact_count}
     state_path = Path(out) / STATE_FILE
     resumed: tuple[dict, dict[str, torch.Tensor]] | None = None
     if state_path.is_file():
@@ -192,6 +210,9 @@ def train_embedder(
     train_images, _ = load_dataset(dataset, "train", image_size=s, channels=c)
     # Model selection uses held-out *training* images: the test split stays untouched for benchmarks.
     train_images, validation_images = train_images[:-eval_images], train_images[-eval_images:]
+    if exact is not None and exact_count > len(train_images):
+        raise ValueError(f"exact seeds of {exact_count} training images reach the {eval_images} held out for validation "
+                         f"(the last ones): use at most {len(train_images)}")
     earlier_seconds = progress.elapsed_seconds
 
     def minutes() -> float:
@@ -210,7 +231,10 @@ def train_embedder(
     with _Run(max_steps, save_every_minutes) as run:
         # Phase 1: (z, G(z)) regression.
         if progress.phase == "warm" and warm_steps > 0:
-            seeds, images = make_pairs(generator, pairs, bf16=bf16, cache=pairs_cache)
+            seeds, images = (make_pairs(generator, pairs, bf16=bf16, cache=pairs_cache) if pairs > 0
+                             else (torch.empty(0, *generator.image_shape), torch.empty(0, *generator.image_shape)))
+            if exact is not None:  # real images with their exact seeds
+                seeds, images = torch.cat([seeds, exact["seeds"]]), torch.cat([images, train_images[:exact_count]])
             optimizer = torch.optim.AdamW(embedder.parameters(), lr=warm_lr, weight_decay=1e-4)
             scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, warm_steps)
             if resumed:
@@ -299,7 +323,7 @@ def train_embedder(
         embedder.eval()
         log["total_minutes"] = minutes()
         log["generator_weights"] = settings["generator_weights"]  # which weights it was trained through
-        log["settings"] = {k: settings[k] for k in ("pairs", "warm_steps", "finetune_steps", "warm_batch", "finetune_batch",
+        log["settings"] = {k: settings[k] for k in ("pairs", "exact_count", "warm_steps", "finetune_steps", "warm_batch", "finetune_batch",
                                                     "warm_lr", "finetune_lr", "bf16", "checkpointing")}
         save_embedder(embedder, out, {"training": log})
         state_path.unlink(missing_ok=True)  # finished: the checkpoint is complete, nothing to continue
@@ -313,7 +337,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dataset", default="fashion", choices=["fashion", "digits"])
     parser.add_argument("--architecture", choices=ARCHITECTURES, default="unet")
     parser.add_argument("--out", required=True)
-    parser.add_argument("--pairs", type=int_range(1, 1_000_000), default=20000)
+    parser.add_argument("--pairs", type=int_range(0, 1_000_000), default=20000, help="generated (z, G(z)) pairs for phase 1")
+    parser.add_argument("--exact-seeds", default=None,
+                        help="a python -m core.exact_seeds file: training images with their exact seeds join phase 1's pairs")
+    parser.add_argument("--exact-count", type=int_range(1, 1_000_000), default=None, help="use the file's first N seeds (default all)")
     parser.add_argument("--warm-steps", type=non_negative_int, default=3000)
     parser.add_argument("--finetune-steps", type=non_negative_int, default=400)
     parser.add_argument("--warm-batch", type=int_range(1, 65_536), default=128)
@@ -340,17 +367,22 @@ def main(argv: list[str] | None = None) -> int:
         raise CLIError("--unet-widths and --unet-block-depth shape the UNet embedder only (--architecture unet)")
     if args.init_from and (args.unet_widths or args.unet_block_depth):
         raise CLIError("--init-from continues an embedder with its own shape; drop --unet-widths/--unet-block-depth")
+    if args.exact_count and not args.exact_seeds:
+        raise CLIError("--exact-count needs --exact-seeds")
+    if args.pairs == 0 and not args.exact_seeds and args.warm_steps > 0:
+        raise CLIError("--pairs 0 leaves phase 1 without data: give --exact-seeds, or --warm-steps 0")
     if args.warm_steps + args.finetune_steps == 0:
         raise CLIError("--warm-steps and --finetune-steps are both 0: nothing to train")
     if args.pairs_cache:
         check_output_file(args.pairs_cache, "--pairs-cache", (".safetensors",))
     inputs = [Path(folder) / name for folder in (args.generator, args.init_from) if folder for name in ("config.json", "model.safetensors")]
+    inputs += [Path(args.exact_seeds)] if args.exact_seeds else []
     refuse_overlap(inputs, [out / "config.json", out / "model.safetensors"] + ([Path(args.pairs_cache)] if args.pairs_cache else []))
     log = train_embedder(args.generator, args.architecture, args.out, args.pairs, args.warm_steps, args.finetune_steps,
                          args.warm_batch, args.finetune_batch, args.warm_lr, args.finetune_lr, args.bf16, args.checkpointing,
                          args.eval_images, dataset=args.dataset, pairs_cache=args.pairs_cache, init_from=args.init_from,
                          unet_widths=args.unet_widths, unet_block_depth=args.unet_block_depth, max_steps=args.max_steps,
-                         save_every_minutes=args.save_every_minutes)
+                         save_every_minutes=args.save_every_minutes, exact_seeds=args.exact_seeds, exact_count=args.exact_count)
     log["command"] = "python -m core.embedder_training " + " ".join(argv if argv is not None else sys.argv[1:])
     print(json.dumps(log, indent=2))
     return UNFINISHED if "unfinished" in log else 0
