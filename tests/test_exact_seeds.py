@@ -67,8 +67,10 @@ def test_phase_one_regresses_the_embedder_onto_exact_seeds(tmp_path):
     seeds_file = tmp_path / "seeds.safetensors"
     compute_exact_seeds(generator_path, seeds_file, 24, dataset="digits")
     # the same file with a target that no generated pair suggests: phase 1 must learn it from the file
-    target = torch.full((24, 1, 8, 8), 0.5)
-    save_tensors(seeds_file, {**load_tensors(seeds_file), "seeds": target}, {"exact_seeds": read_metadata(seeds_file)["exact_seeds"]})
+    target, psnr = torch.full((24, 1, 8, 8), 0.5), torch.full((24,), 50.0)
+    psnr[:4] = 20.0  # unsolved: left out
+    save_tensors(seeds_file, {**load_tensors(seeds_file), "seeds": target, "psnr": psnr},
+                 {"exact_seeds": read_metadata(seeds_file)["exact_seeds"]})
     images, _ = load_dataset("digits", "train", image_size=8, channels=1)
     common = ["--generator", generator_path, "--dataset", "digits", "--architecture", "conv3", "--warm-batch", "8",
               "--finetune-steps", "0", "--eval-images", "8", "--warm-steps", "80", "--warm-lr", "1e-2"]
@@ -78,7 +80,7 @@ def test_phase_one_regresses_the_embedder_onto_exact_seeds(tmp_path):
         errors = {name: (load_embedder(tmp_path / name)(images[:24]) - target).pow(2).mean().item() for name in ("generated", "exact")}
     assert errors["exact"] < 0.05 < errors["generated"], errors
     log = json.loads((tmp_path / "exact" / "config.json").read_text())["training"]
-    assert log["settings"]["exact_count"] == 24 and log["settings"]["pairs"] == 0
+    assert log["settings"]["exact_count"] == 24 and log["settings"]["pairs"] == 0 and log["exact_pairs_used"] == 20
 
 
 def test_exact_seed_options_are_checked(tmp_path, generator_path, capsys):
