@@ -246,7 +246,7 @@ def train_embedder(
             scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, warm_steps)
             if resumed:
                 _restore(optimizer, scheduler, *resumed)
-            bar = tqdm(total=warm_steps, initial=progress.step, desc="phase 1: E(G(z)) -> z")
+            bar = tqdm(total=warm_steps, initial=progress.step, desc="phase 1: E(x) -> z")
             while progress.step < warm_steps:
                 if run.should_stop(progress.step):
                     save(optimizer, scheduler)
