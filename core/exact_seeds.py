@@ -2,10 +2,9 @@
 
 They are targets for the embedding network (core.embedder_training --exact-seeds): regressing
 E(x) onto z* teaches the inverse on *real* images at the cost of a forward pass per step, where
-the image-space objective must backpropagate through the 10-step sampler. Measured on 200 held-out
-training images with the default generator, the seed the phase-2 embedder returns is far from z*
-(RMS 0.63; z* itself has RMS 0.80), and G is forgiving near z*: noise of RMS 0.1 added to z*
-costs an image MSE of 0.0028, half the embedder's 0.0053.
+the image-space objective must backpropagate through the 10-step sampler. Measured (README, "Regressing
+the embedder onto exact seeds"): on the default generator this made the shipped UNet embedder worse,
+so the option is there for experiments, not in the shipped recipe.
 
 The file grows in chunks (one atomic write each), so a stopped run continues where it was:
 
