@@ -8,7 +8,7 @@ from safetensors.torch import load_file
 from core import embedder_training
 from core.checkpoint import read_metadata, save_generator, weights_hash
 from core.embedder import Embedder, load_embedder
-from core.embedder_training import main, make_pairs
+from core.embedder_training import image_loss, main, make_pairs
 
 
 def test_two_phase_training_on_digits(tmp_path, tiny_generator):
@@ -145,3 +145,23 @@ def test_sigterm_saves_the_state_and_stops(tmp_path, tiny_generator, monkeypatch
     progress = json.loads(read_metadata(tmp_path / "run" / "train_state.safetensors")["state"])["progress"]
     assert progress == {**progress, "phase": "warm", "step": 3}
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # the handler is put back
+
+
+def test_phase_two_loss_is_chosen_and_recorded(tmp_path, tiny_generator, capsys):
+    generator_path = save_generator(tiny_generator, tmp_path / "generator")
+    common = ["--generator", str(generator_path), "--dataset", "digits", "--architecture", "conv3", "--pairs", "16",
+              "--warm-steps", "2", "--warm-batch", "8", "--finetune-steps", "2", "--finetune-batch", "4", "--eval-images", "8"]
+    assert main([*common, "--out", str(tmp_path / "mse"), "--finetune-loss", "mse"]) == 0
+    log = json.loads((tmp_path / "mse" / "config.json").read_text())["training"]
+    assert log["settings"]["finetune_loss"] == "mse"
+    assert main([*common, "--out", str(tmp_path / "mae")]) == 0
+    assert json.loads((tmp_path / "mae" / "config.json").read_text())["training"]["settings"]["finetune_loss"] == "mae"
+    outputs, images = torch.tensor([0.0, 0.5, 1.0]), torch.tensor([0.1, 0.5, 0.5])
+    torch.testing.assert_close(image_loss(outputs, images, "mae"), torch.tensor(0.2))
+    torch.testing.assert_close(image_loss(outputs, images, "mse"), torch.tensor((0.01 + 0.25) / 3))
+    try:
+        main([*common, "--out", str(tmp_path / "bad"), "--finetune-loss", "l1"])
+    except SystemExit as error:
+        assert error.code == 2 and "--finetune-loss" in capsys.readouterr().err
+    else:
+        raise AssertionError("an unknown loss must be refused")
