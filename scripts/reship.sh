@@ -7,8 +7,8 @@
 #       (scripts/ship_generator.py RUN next/fashion ...); its embedders, class directions and emb(x) study
 #       are made under assets/next, and its rows added to the generator benchmarks. Nothing the demo or
 #       the tests load changes.
-#   python scripts/switch_default.py           assets/next moves into place, the old default becomes
-#       assets/fashion-small (its twin assets/fashion-small-twin); results rows follow their weights
+#   python scripts/switch_default.py --retire-as NAME    assets/next moves into place, the old default
+#       becomes assets/NAME (e.g. fashion-distilled-5); results rows follow their weights
 #   bash scripts/reship.sh after [STEP ...]    phase 2: the benchmark tables of the shipped models, README
 #
 # Without STEP names, every step of the phase not yet done for this generator runs, in order; a

@@ -1,12 +1,12 @@
 """Make the generator waiting in assets/next the default, once phase 1 of scripts/reship.sh is done.
 
-    python scripts/switch_default.py            check, then move; commit the result (and the code
-                                                 that names the twin pair) by hand
-    python scripts/switch_default.py --check    only say what is missing or made with other weights
+    python scripts/switch_default.py --retire-as NAME    check, then move; commit the result by hand
+    python scripts/switch_default.py --check             only say what is missing or made with other weights
 
-Moves: assets/fashion -> assets/fashion-small and assets/fashion-twin -> assets/fashion-small-twin (the
-study's same-recipe pair keeps its weights and gets names that say which generator it is), then
-assets/next/fashion -> assets/fashion, assets/next/embedders/* -> assets/embedders/*, assets/next/study ->
+Moves: assets/fashion -> assets/NAME (the old default keeps its weights under a name that says which
+generator it is: fashion-small for the 66-minute one, fashion-distilled-5 for the fifth distillation),
+and, where the old default has a twin, assets/fashion-twin -> assets/NAME-twin (the study's same-recipe
+pair); then assets/next/fashion -> assets/fashion, assets/next/embedders/* -> assets/embedders/*, assets/next/study ->
 assets/study (the old default's embedders and study are removed: they were made for weights that no
 longer ship as the default, and git keeps them). Benchmark results and the moved study's summary
 are records of particular weights, so the paths in them follow the weights to their new names.
@@ -28,11 +28,14 @@ from core.checkpoint import read_metadata, weights_hash  # noqa: E402
 
 NEXT = "next"
 EMBEDDERS = ("fashion-unet", "fashion-conv3")
-# (pattern, replacement) in order: the old names first, so that the new default's path is not renamed twice
-RELABEL = [(re.compile(r"assets/fashion-twin(?![\w-])"), "assets/fashion-small-twin"),
-           (re.compile(r"assets/fashion(?![\w-])"), "assets/fashion-small"),
-           (re.compile(r"assets/next/"), "assets/")]
-QUALITY_TREND_LABELS = {"fashion": "fashion-small", "fashion-twin": "fashion-small-twin"}  # its rows name folders
+RETIRED_NAME = re.compile(r"fashion-[a-z0-9]+(-[a-z0-9]+)*")
+
+
+def relabelling(retire_as: str) -> list[tuple[re.Pattern, str]]:
+    """(pattern, replacement) in order: the old names first, so that the new default's path is not renamed twice."""
+    return [(re.compile(r"assets/fashion-twin(?![\w-])"), f"assets/{retire_as}-twin"),
+            (re.compile(r"assets/fashion(?![\w-])"), f"assets/{retire_as}"),
+            (re.compile(r"assets/next/"), "assets/")]
 
 
 def made_with(generator: Path, embedder_set: Path, study: Path) -> list[str]:
@@ -64,24 +67,28 @@ def made_with(generator: Path, embedder_set: Path, study: Path) -> list[str]:
     return problems
 
 
-def relabel(text: str) -> str:
-    for pattern, replacement in RELABEL:
+def relabel(text: str, retire_as: str) -> str:
+    for pattern, replacement in relabelling(retire_as):
         text = pattern.sub(replacement, text)
     return text
 
 
-def switch(root: Path) -> list[Path]:
-    """Move assets/next into place and relabel the records; returns the files rewritten."""
+def switch(root: Path, retire_as: str) -> list[Path]:
+    """Move assets/next into place, the old default to assets/`retire_as`, and relabel the records;
+    returns the files rewritten."""
+    if not RETIRED_NAME.fullmatch(retire_as):
+        raise SystemExit(f"--retire-as {retire_as!r}: give a folder name like fashion-distilled-5 (lower case, starting fashion-)")
     assets, next_ = root / "assets", root / "assets" / NEXT
     problems = made_with(next_ / "fashion", next_ / "embedders", next_ / "study")
-    for taken in ("fashion-small", "fashion-small-twin"):
+    has_twin = (assets / "fashion-twin").is_dir()
+    for taken in (retire_as, f"{retire_as}-twin") if has_twin else (retire_as,):
         if (assets / taken).exists():
             problems.append(f"{assets / taken} already exists")
     if problems:
         raise SystemExit("not switching:\n  " + "\n  ".join(problems))
-    (assets / "fashion").rename(assets / "fashion-small")
-    if (assets / "fashion-twin").is_dir():
-        (assets / "fashion-twin").rename(assets / "fashion-small-twin")
+    (assets / "fashion").rename(assets / retire_as)
+    if has_twin:
+        (assets / "fashion-twin").rename(assets / f"{retire_as}-twin")
     (next_ / "fashion").rename(assets / "fashion")
     for name in EMBEDDERS:
         shutil.rmtree(assets / "embedders" / name, ignore_errors=True)
@@ -91,17 +98,18 @@ def switch(root: Path) -> list[Path]:
     shutil.rmtree(next_)
     records = [*sorted((root / "benchmarks" / "results").glob("*.json")), *sorted((root / "benchmarks" / "results").glob("*.md")),
                assets / "study" / "study.json", assets / "study" / "report.md",
-               *(assets / name / "config.json" for name in ("fashion", "fashion-small", "fashion-small-twin")),
+               *(assets / name / "config.json" for name in ("fashion", retire_as, f"{retire_as}-twin")),
                *(assets / "embedders" / name / "config.json" for name in EMBEDDERS)]
     rewritten = []
     for path in records:
         if not path.is_file():
             continue
-        text = relabel(original := path.read_text())
-        if path.name == "quality_trend.json":
+        text = relabel(original := path.read_text(), retire_as)
+        if path.name == "quality_trend.json":  # its rows name folders
+            labels = {"fashion": retire_as, "fashion-twin": f"{retire_as}-twin"}
             trend = json.loads(text)
             for row in trend["rows"]:
-                row["checkpoint"] = QUALITY_TREND_LABELS.get(row["checkpoint"], row["checkpoint"])
+                row["checkpoint"] = labels.get(row["checkpoint"], row["checkpoint"])
             text = json.dumps(trend, indent=2) + "\n"
         if text != original:
             path.write_text(text)
@@ -112,6 +120,7 @@ def switch(root: Path) -> list[Path]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--check", action="store_true", help="only list what phase 1 still lacks")
+    parser.add_argument("--retire-as", metavar="NAME", help="the old default's new folder under assets/ (e.g. fashion-distilled-5)")
     parser.add_argument("--root", type=Path, default=ROOT, help=argparse.SUPPRESS)  # tests switch a copy
     args = parser.parse_args(argv)
     next_ = args.root / "assets" / NEXT
@@ -119,9 +128,14 @@ def main(argv: list[str] | None = None) -> int:
         problems = made_with(next_ / "fashion", next_ / "embedders", next_ / "study")
         print("\n".join(problems) if problems else f"{next_} is complete: ready to switch")
         return 1 if problems else 0
-    rewritten = switch(args.root)
-    print(f"switched; relabelled {len(rewritten)} records. Now rename the twin pair in the code (core/study/__main__.py "
-          "DEFAULT_TWIN, DEFAULT_TWIN_OF), run `bash scripts/reship.sh after`, rewrite assets/study/findings.md, commit.")
+    if not args.retire_as:
+        parser.error("--retire-as NAME is needed: the old default's new folder under assets/")
+    had_twin = (args.root / "assets" / "fashion-twin").is_dir()
+    rewritten = switch(args.root, args.retire_as)
+    twin = (f"Now rename the twin pair in the code (core/study/__main__.py DEFAULT_TWIN, DEFAULT_TWIN_OF: "
+            f"assets/{args.retire_as}-twin, assets/{args.retire_as}), then run" if had_twin else "Now run")
+    print(f"switched; relabelled {len(rewritten)} records. {twin} `bash scripts/reship.sh after`, rewrite "
+          "assets/study/findings.md, commit.")
     return 0
 
 

@@ -52,7 +52,7 @@ def test_the_switch_moves_next_into_place_and_relabels_the_records(tmp_path):
     assets = tmp_path / "assets"
     hashes = {name: weights_hash(assets / name) for name in ("fashion", "fashion-twin", "next/fashion")}
     assert main(["--root", str(tmp_path), "--check"]) == 0
-    assert main(["--root", str(tmp_path)]) == 0
+    assert main(["--root", str(tmp_path), "--retire-as", "fashion-small"]) == 0
     assert not (assets / "next").exists()
     assert weights_hash(assets / "fashion") == hashes["next/fashion"]
     assert weights_hash(assets / "fashion-small") == hashes["fashion"]
@@ -72,8 +72,32 @@ def test_the_switch_refuses_a_dependent_made_with_other_weights_and_moves_nothin
     assert "directions.safetensors was computed with other generator or embedder weights" in capsys.readouterr().out
     (tmp_path / "assets" / "next" / "study" / "study.json").unlink()
     with pytest.raises(SystemExit, match="study.json is missing"):
-        main(["--root", str(tmp_path)])
+        main(["--root", str(tmp_path), "--retire-as", "fashion-small"])
     assert (tmp_path / "assets" / "next" / "fashion").is_dir() and not (tmp_path / "assets" / "fashion-small").exists()
+
+
+def test_a_later_switch_retires_the_default_under_the_given_name_and_leaves_the_twin_pair(tmp_path):
+    """The second switch: the twin pair already has its own names (fashion-small, fashion-small-twin)."""
+    _tree(tmp_path)
+    assets = tmp_path / "assets"
+    (assets / "fashion-twin").rename(assets / "fashion-small-twin")
+    hashes = {name: weights_hash(assets / name) for name in ("fashion", "fashion-small-twin", "next/fashion")}
+    with pytest.raises(SystemExit):  # the name is needed, and must be a plain folder name
+        main(["--root", str(tmp_path)])
+    with pytest.raises(SystemExit, match="give a folder name"):
+        main(["--root", str(tmp_path), "--retire-as", "../elsewhere"])
+    save_generator(make_tiny_generator(4), assets / "fashion-taken")
+    with pytest.raises(SystemExit, match="fashion-taken already exists"):
+        main(["--root", str(tmp_path), "--retire-as", "fashion-taken"])
+    assert main(["--root", str(tmp_path), "--retire-as", "fashion-distilled-5"]) == 0
+    assert weights_hash(assets / "fashion") == hashes["next/fashion"]
+    assert weights_hash(assets / "fashion-distilled-5") == hashes["fashion"]
+    assert weights_hash(assets / "fashion-small-twin") == hashes["fashion-small-twin"]
+    assert not (assets / "fashion-distilled-5-twin").exists()
+    assert (tmp_path / "benchmarks" / "results" / "sample_quality.md").read_text() == (
+        "| `assets/fashion-distilled-5` | `assets/fashion-wide` | `assets/fashion` | assets/fashion-distilled-5/directions.safetensors |\n")
+    trend = json.loads((tmp_path / "benchmarks" / "results" / "quality_trend.json").read_text())
+    assert [row["checkpoint"] for row in trend["rows"]] == ["fashion-distilled-5", "fashion-wide"]
 
 
 def test_what_assets_next_holds_was_made_with_the_generator_waiting_there():
