@@ -73,9 +73,9 @@ def relabel(text: str, retire_as: str) -> str:
     return text
 
 
-def switch(root: Path, retire_as: str) -> list[Path]:
+def switch(root: Path, retire_as: str) -> tuple[list[Path], bool]:
     """Move assets/next into place, the old default to assets/`retire_as`, and relabel the records;
-    returns the files rewritten."""
+    returns the files rewritten, and whether the old default had a twin (moved to assets/`retire_as`-twin)."""
     if not RETIRED_NAME.fullmatch(retire_as):
         raise SystemExit(f"--retire-as {retire_as!r}: give a folder name like fashion-distilled-5 (lower case, starting fashion-)")
     assets, next_ = root / "assets", root / "assets" / NEXT
@@ -114,7 +114,7 @@ def switch(root: Path, retire_as: str) -> list[Path]:
         if text != original:
             path.write_text(text)
             rewritten.append(path)
-    return rewritten
+    return rewritten, has_twin
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -130,8 +130,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1 if problems else 0
     if not args.retire_as:
         parser.error("--retire-as NAME is needed: the old default's new folder under assets/")
-    had_twin = (args.root / "assets" / "fashion-twin").is_dir()
-    rewritten = switch(args.root, args.retire_as)
+    rewritten, had_twin = switch(args.root, args.retire_as)
     twin = (f"Now rename the twin pair in the code (core/study/__main__.py DEFAULT_TWIN, DEFAULT_TWIN_OF: "
             f"assets/{args.retire_as}-twin, assets/{args.retire_as}), then run" if had_twin else "Now run")
     print(f"switched; relabelled {len(rewritten)} records. {twin} `bash scripts/reship.sh after`, rewrite "
