@@ -97,7 +97,7 @@ def switch(root: Path, retire_as: str) -> tuple[list[Path], bool]:
     (next_ / "study").rename(assets / "study")
     shutil.rmtree(next_)
     records = [*sorted((root / "benchmarks" / "results").glob("*.json")), *sorted((root / "benchmarks" / "results").glob("*.md")),
-               assets / "study" / "study.json", assets / "study" / "report.md",
+               assets / "study" / "study.json", assets / "study" / "report.md", assets / "study" / "findings.md",
                *(assets / name / "config.json" for name in ("fashion", retire_as, f"{retire_as}-twin")),
                *(assets / "embedders" / name / "config.json" for name in EMBEDDERS)]
     rewritten = []
@@ -133,8 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     rewritten, had_twin = switch(args.root, args.retire_as)
     twin = (f"Now rename the twin pair in the code (core/study/__main__.py DEFAULT_TWIN, DEFAULT_TWIN_OF: "
             f"assets/{args.retire_as}-twin, assets/{args.retire_as}), then run" if had_twin else "Now run")
-    print(f"switched; relabelled {len(rewritten)} records. {twin} `bash scripts/reship.sh after`, rewrite "
-          "assets/study/findings.md, commit.")
+    print(f"switched; relabelled {len(rewritten)} records. {twin} `bash scripts/reship.sh after`, commit.")
     return 0
 
 

@@ -41,6 +41,8 @@ def _tree(root: Path, directions_generator: str | None = None) -> None:
     (assets / "next" / "study" / "study.json").write_text(json.dumps(
         {"generator": "assets/next/fashion", "twin": "assets/fashion-twin", "twin_of": "assets/fashion",
          "generator_weights": new, "embedder_weights": unet}))
+    (assets / "next" / "study" / "findings.md").write_text(
+        "`python -m core.study examples --checkpoint assets/next/fashion --out assets/next/study` (generator `assets/next/fashion`)\n")
     results = root / "benchmarks" / "results"
     results.mkdir(parents=True)
     (results / "sample_quality.md").write_text("| `assets/fashion` | `assets/fashion-wide` | `assets/next/fashion` | assets/fashion/directions.safetensors |\n")
@@ -64,6 +66,8 @@ def test_the_switch_moves_next_into_place_and_relabels_the_records(tmp_path):
     assert [row["checkpoint"] for row in trend["rows"]] == ["fashion-small", "fashion-wide"]
     study = json.loads((assets / "study" / "study.json").read_text())
     assert (study["generator"], study["twin"], study["twin_of"]) == ("assets/fashion", "assets/fashion-small-twin", "assets/fashion-small")
+    assert (assets / "study" / "findings.md").read_text() == (
+        "`python -m core.study examples --checkpoint assets/fashion --out assets/study` (generator `assets/fashion`)\n")
 
 
 def test_the_switch_refuses_a_dependent_made_with_other_weights_and_moves_nothing(tmp_path, capsys):
