@@ -17,13 +17,11 @@ explorer: setup
 test: setup
 	$(PY) -m pytest -q tests
 
+# every benchmark table of the default generator, keeping the other weights' rows (hours on 2 cores)
 benchmarks: setup
-	$(PY) -m benchmarks.speed
-	$(PY) -m benchmarks.sample_quality
-	$(PY) -m benchmarks.embedding
-	$(PY) -m benchmarks.applications
-	$(PY) -m benchmarks.demo_load
-	$(PY) scripts/update_readme.py
+	$(PY) -m benchmarks.sample_quality --checkpoint assets/fashion --append
+	$(PY) -m benchmarks.sampler_steps --checkpoint assets/fashion --steps 10 20 40 --samples 1000 --append
+	bash scripts/reship.sh after embedding applications embedding-descent quality-trend speed demo-load where-lost clouds readme
 
 # the shipped emb(x) study (assets/study); each image's results are cached in assets/study/cache
 study: setup
