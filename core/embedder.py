@@ -128,6 +128,36 @@ class Embedder(nn.Module):
         return self.net((images - self.mean) / self.std)
 
 
+def deepened(embedder: Embedder, depth: int) -> Embedder:
+    """A UNet embedder with `depth` residual blocks per level that computes exactly what `embedder`
+    (one block per level) computes: its blocks keep their weights and each new block starts as the
+    identity (last convolution zero; in the up path the 1x1 skip passes x and drops the concatenated
+    skip), so training continues from the trained function with more capacity instead of from scratch."""
+    old = embedder.config
+    if old.architecture != "unet" or old.unet_block_depth != 1:
+        raise ValueError(f"only a UNet embedder with one block per level can be deepened, not {old.architecture} "
+                         f"with depth {old.unet_block_depth}")
+    if depth < 2:
+        raise ValueError(f"depth must be at least 2 to deepen, got {depth}")
+    grown = Embedder(EmbedderConfig(**{**asdict(old), "unet_block_depth": depth}))
+    source, target = embedder.net, grown.net
+    with torch.no_grad():
+        target.input_conv.load_state_dict(source.input_conv.state_dict())
+        target.output_conv.load_state_dict(source.output_conv.state_dict())
+        for old_blocks, new_blocks in ((source.down, target.down), (source.middle, target.middle), (source.up, target.up)):
+            for level, block in enumerate(old_blocks):
+                new_blocks[level * depth].load_state_dict(block.state_dict())
+                for extra in new_blocks[level * depth + 1 : (level + 1) * depth]:
+                    extra.conv2.weight.zero_()
+                    extra.conv2.bias.zero_()
+                    if isinstance(extra.skip, nn.Conv2d):  # up path: input cat([x, skip]), x first
+                        width = extra.skip.out_channels
+                        extra.skip.weight.zero_()
+                        extra.skip.weight[:, :width, 0, 0] = torch.eye(width)
+                        extra.skip.bias.zero_()
+    return grown.to(embedder.mean.device).train(embedder.training)
+
+
 def save_embedder(embedder: Embedder, directory: str | Path, extra: dict | None = None) -> Path:
     directory = Path(directory)
     with all_or_nothing():  # weights and config appear together or not at all

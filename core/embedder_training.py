@@ -30,7 +30,7 @@ from core.checkpoint import content_hash, load_generator, load_tensors, read_met
 from core.cli_checks import (ArgumentParser, CLIError, check_output_dir, check_output_file, cli_main, float_range, int_range,
                              non_negative_int, positive_float, positive_int, refuse_overlap)
 from core.data import load_dataset
-from core.embedder import ARCHITECTURES, Embedder, EmbedderConfig, load_embedder, save_embedder
+from core.embedder import ARCHITECTURES, Embedder, EmbedderConfig, deepened, load_embedder, save_embedder
 from core.embedding import reconstruct
 from core.exact_seeds import load_exact_seeds
 from core.gradient_embedding import generate_differentiable
@@ -219,6 +219,9 @@ def train_embedder(
             if previous.config.architecture != architecture or previous.image_shape != embedder.image_shape:
                 raise ValueError(f"--init-from {init_from} is a {previous.config.architecture} embedder for {previous.image_shape}")
             embedder = previous.train().requires_grad_(True)
+            if unet_block_depth is not None and unet_block_depth != previous.config.unet_block_depth:
+                embedder = deepened(embedder, unet_block_depth)  # same function, more blocks (raises if not deeper)
+                progress.log["deepened_from_depth"] = previous.config.unet_block_depth
             progress.log["continued_from"] = json.loads((Path(init_from) / "config.json").read_text()).get("training", {})
         progress.log["parameters"] = sum(p.numel() for p in embedder.parameters())
     log = progress.log
@@ -369,7 +372,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--unet-widths", type=int_range(1, 1024), nargs="+", default=None,
                         help=f"UNet embedder: channels per level (default {EmbedderConfig().unet_widths})")
     parser.add_argument("--unet-block-depth", type=int_range(1, 8), default=None,
-                        help=f"UNet embedder: residual blocks per level (default {EmbedderConfig().unet_block_depth})")
+                        help=f"UNet embedder: residual blocks per level (default {EmbedderConfig().unet_block_depth}); "
+                             "with --init-from, deepens that one-block-per-level UNet (new blocks start as the identity)")
     parser.add_argument("--bf16", action="store_true")
     parser.add_argument("--checkpointing", action="store_true", help="gradient checkpointing through the sampler")
     parser.add_argument("--eval-images", type=int_range(1, 10_000), default=200, help="training images held out for validation")
@@ -384,8 +388,9 @@ def main(argv: list[str] | None = None) -> int:
     out = check_output_dir(args.out, "--out")
     if (args.unet_widths or args.unet_block_depth) and args.architecture != "unet":
         raise CLIError("--unet-widths and --unet-block-depth shape the UNet embedder only (--architecture unet)")
-    if args.init_from and (args.unet_widths or args.unet_block_depth):
-        raise CLIError("--init-from continues an embedder with its own shape; drop --unet-widths/--unet-block-depth")
+    if args.init_from and args.unet_widths:
+        raise CLIError("--init-from continues an embedder with its own widths; drop --unet-widths "
+                       "(--unet-block-depth N deepens a one-block-per-level UNet, starting from the same function)")
     if args.exact_count and not args.exact_seeds:
         raise CLIError("--exact-count needs --exact-seeds")
     if args.pairs == 0 and not args.exact_seeds and args.warm_steps > 0:

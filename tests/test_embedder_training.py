@@ -2,12 +2,13 @@ import json
 import os
 import signal
 
+import pytest
 import torch
 from safetensors.torch import load_file
 
 from core import embedder_training
 from core.checkpoint import read_metadata, save_generator, weights_hash
-from core.embedder import Embedder, load_embedder
+from core.embedder import Embedder, EmbedderConfig, deepened, load_embedder
 from core.embedder_training import image_loss, main, make_pairs
 
 
@@ -165,3 +166,45 @@ def test_phase_two_loss_is_chosen_and_recorded(tmp_path, tiny_generator, capsys)
         assert error.code == 2 and "--finetune-loss" in capsys.readouterr().err
     else:
         raise AssertionError("an unknown loss must be refused")
+
+
+def test_a_deepened_unet_embedder_starts_as_the_same_function():
+    torch.manual_seed(0)
+    shallow = Embedder(EmbedderConfig(unet_widths=[8, 16, 32])).eval()
+    with torch.no_grad():  # weights away from their initialization, so a wrong mapping shows
+        for parameter in shallow.parameters():
+            parameter.add_(0.1 * torch.randn_like(parameter))
+    x = torch.rand(3, 1, 28, 28)
+    for depth in (2, 3):
+        deep = deepened(shallow, depth).eval()
+        assert deep.config.unet_block_depth == depth
+        assert sum(p.numel() for p in deep.parameters()) > sum(p.numel() for p in shallow.parameters())
+        torch.testing.assert_close(deep(x), shallow(x), rtol=0, atol=1e-6)
+    # the new blocks learn: their last convolution, zero at the start, gets a gradient
+    deep = deepened(shallow, 2).train()
+    deep(x).square().mean().backward()
+    assert deep.net.middle[1].conv2.weight.grad.abs().sum() > 0
+    for bad in (lambda: deepened(deep, 3), lambda: deepened(shallow, 1),
+                lambda: deepened(Embedder(EmbedderConfig(architecture="conv3")), 2)):
+        with pytest.raises(ValueError, match="deepen"):
+            bad()
+
+
+def test_init_from_with_a_larger_block_depth_continues_a_deepened_embedder(tmp_path, tiny_generator, capsys):
+    generator_path = save_generator(tiny_generator, tmp_path / "generator")
+    common = ["--generator", str(generator_path), "--dataset", "digits", "--architecture", "unet", "--pairs", "32",
+              "--warm-batch", "8", "--finetune-batch", "4", "--eval-images", "8"]
+    assert main([*common, "--out", str(tmp_path / "a"), "--unet-widths", "8", "16", "--warm-steps", "3", "--finetune-steps", "0"]) == 0
+    assert main([*common, "--out", str(tmp_path / "b"), "--init-from", str(tmp_path / "a"), "--unet-block-depth", "2",
+                 "--warm-steps", "0", "--finetune-steps", "2"]) == 0
+    shallow, deep = load_embedder(tmp_path / "a"), load_embedder(tmp_path / "b")
+    assert deep.config.unet_block_depth == 2 and deep.config.unet_widths == [8, 16]
+    log = json.loads((tmp_path / "b" / "config.json").read_text())["training"]
+    assert log["deepened_from_depth"] == 1 and log["parameters"] > log["continued_from"]["parameters"]
+    # other widths cannot continue a trained embedder; a shallower depth cannot either
+    assert main([*common, "--out", str(tmp_path / "c"), "--init-from", str(tmp_path / "a"), "--unet-widths", "16", "32",
+                 "--warm-steps", "0", "--finetune-steps", "1"]) == 2
+    assert "--unet-widths" in capsys.readouterr().err
+    assert main([*common, "--out", str(tmp_path / "d"), "--init-from", str(tmp_path / "b"), "--unet-block-depth", "1",
+                 "--warm-steps", "0", "--finetune-steps", "1"]) == 2
+    assert "deepen" in capsys.readouterr().err
