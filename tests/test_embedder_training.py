@@ -208,3 +208,30 @@ def test_init_from_with_a_larger_block_depth_continues_a_deepened_embedder(tmp_p
     assert main([*common, "--out", str(tmp_path / "d"), "--init-from", str(tmp_path / "b"), "--unet-block-depth", "1",
                  "--warm-steps", "0", "--finetune-steps", "1"]) == 2
     assert "deepen" in capsys.readouterr().err
+
+
+def test_phase_two_ema_keeps_the_average_and_resumes_exactly(tmp_path, tiny_generator, monkeypatch):
+    generator = ["--generator", str(save_generator(tiny_generator, tmp_path / "generator"))]
+    start = tmp_path / "start"
+    assert main([*generator, *RESUMABLE[:-6], "--eval-images", "8", "--out", str(start), "--finetune-steps", "0"]) == 0
+    # every evaluation is the best so far, so each run saves the weights it validates at its last step
+    scores = iter(1.0 / (k + 2) for k in range(1000))
+    monkeypatch.setattr(embedder_training, "evaluate", lambda *args: next(scores))
+    phase_two = [*generator, *RESUMABLE[:-6], "--eval-images", "8", "--init-from", str(start), "--warm-steps", "0",
+                 "--finetune-steps", "4", "--finetune-batch", "4", "--finetune-lr", "3e-3"]
+    assert main([*phase_two, "--out", str(tmp_path / "last")]) == 0
+    assert main([*phase_two, "--out", str(tmp_path / "ema"), "--finetune-ema", "0.9"]) == 0
+    w0, last, ema = (_weights(folder) for folder in (start, tmp_path / "last", tmp_path / "ema"))
+    distance = lambda a, b: sum((a[k].float() - b[k].float()).square().sum() for k in a).sqrt()  # noqa: E731
+    # the average lags the last iterate: a different network, nearer the start
+    assert distance(ema, last) > 0 and distance(ema, w0) < distance(last, w0)
+    assert json.loads((tmp_path / "ema" / "config.json").read_text())["training"]["settings"]["finetune_ema"] == 0.9
+    # stopped inside phase 2, the average travels in the state and the run ends the same
+    resumed = tmp_path / "resumed"
+    assert main([*phase_two, "--out", str(resumed), "--finetune-ema", "0.9", "--max-steps", "2"]) == UNFINISHED
+    assert any(k.startswith("ema.") for k in load_file(str(resumed / "train_state.safetensors")))
+    assert main([*phase_two, "--out", str(resumed), "--finetune-ema", "0.9"]) == 0
+    for key, value in ema.items():
+        torch.testing.assert_close(_weights(resumed)[key], value, rtol=0, atol=0, msg=key)
+    with pytest.raises(SystemExit):  # argparse: a decay of 1 would never move
+        main([*phase_two, "--out", str(tmp_path / "bad"), "--finetune-ema", "1"])
