@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFont
+from tqdm import tqdm
 
 from benchmarks.report import RESULTS, markdown_table, write_report
 from core.atomic import atomic_path, save_image
@@ -92,9 +93,17 @@ def curve_runs(args) -> list[tuple[str, str, dict]]:
     return runs
 
 
-def evaluate(generator, images: torch.Tensor, options: dict, batch: int) -> dict:
+def evaluate(generator, images: torch.Tensor, options: dict, batch: int, label: str = "") -> dict:
     """Embed in batches; per-image PSNR and NFE, seconds per image, seeds and reconstructions."""
-    results = [embed(generator, images[i : i + batch], **options) for i in range(0, len(images), batch)]
+    results = []
+    with tqdm(total=len(images), desc=label, unit="image") as bar:
+        # the descents take minutes per batch: show where embed() is inside the batch
+        def report(done: int, total: int, message: str) -> None:
+            bar.set_postfix_str(f"{message} {done}/{total}")
+
+        for start in range(0, len(images), batch):
+            results.append(embed(generator, images[start : start + batch], **options, progress=report))
+            bar.update(len(results[-1].seeds))
     nfe = torch.cat([r.nfe_per_image if r.nfe_per_image is not None else torch.full((len(r.seeds),), r.nfe) for r in results])
     return {"seeds": torch.cat([r.seeds for r in results]), "reconstructions": torch.cat([r.reconstructions for r in results]),
             "mse": torch.cat([r.mse for r in results]).numpy(), "psnr": torch.cat([r.psnr for r in results]).numpy(),
@@ -132,7 +141,7 @@ def main_table(args, generator, test_images: torch.Tensor, stamp: str, cache: di
     for label, options, count in method_runs(args):
         images = test_images[:count]
         measured = cache.get((json.dumps({k: str(v) for k, v in options.items()}, sort_keys=True), count))
-        measured = measured or evaluate(generator, images, options, args.batch)
+        measured = measured or evaluate(generator, images, options, args.batch, label)
         psnr, nfe = measured["psnr"], measured["nfe"]
         rows.append({"method": label, "images": count, "MSE": float(measured["mse"].mean()), "PSNR mean (dB)": float(psnr.mean()),
                      "PSNR min (dB)": float(psnr.min()), f"images < {TARGET_PSNR:g} dB": int((psnr < TARGET_PSNR).sum()),
@@ -171,7 +180,7 @@ def nfe_curve(args, generator, test_images: torch.Tensor, cache: dict) -> None:
     rows, points, by_setting = [], [], {}
     for family, setting, options in curve_runs(args):
         started = time.perf_counter()
-        measured = evaluate(generator, images, options, args.batch)
+        measured = evaluate(generator, images, options, args.batch, f"{family}, {setting}")
         cache[(json.dumps({k: str(v) for k, v in options.items()}, sort_keys=True), len(images))] = measured
         psnr, nfe = measured["psnr"], measured["nfe"]
         rows.append({"method": family, "setting": setting, "images": len(images), "NFE mean": float(nfe.mean()), "NFE max": int(nfe.max()),

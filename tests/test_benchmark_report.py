@@ -1,4 +1,7 @@
-"""The benchmarks' markdown tables: rows measured before a column was added keep their place."""
+"""The benchmarks' reports (rows measured before a column was added keep their place; rows of other
+weights do not carry over) and the embedding benchmark's batched evaluation."""
+
+import torch
 
 from benchmarks.report import markdown_table
 
@@ -82,3 +85,15 @@ def test_embedding_table_carries_only_rows_of_the_same_generator_weights(tmp_pat
     # a file from before rows recorded their weights describes some other generator: nothing carries over
     (tmp_path / "embedding.json").write_text(json.dumps({"date": "2026-12-01 02:30 UTC", "rows": rows}))
     assert embedding.previous_rows("embedding", set(), "new") == []
+
+
+def test_embedding_evaluate_batches_count_every_image_and_show_progress(tiny_generator, capsys):
+    import benchmarks.embedding as embedding
+
+    images = tiny_generator.generate(torch.randn(5, 1, 8, 8, generator=torch.Generator().manual_seed(0)))
+    measured = embedding.evaluate(tiny_generator, images, {"method": "ddim_inversion"}, batch=2, label="naive")
+    # 5 images in batches of 2, 2, 1: every image measured once, NFE per image that of its batch
+    assert measured["seeds"].shape == images.shape and measured["psnr"].shape == (5,)
+    assert (measured["nfe"] == 10).all()
+    err = capsys.readouterr().err  # tqdm writes to stderr
+    assert "naive" in err and "5/5" in err
