@@ -55,10 +55,11 @@ def _loss(value: float | None) -> str:
     return "n/a (mid-epoch)" if value is None else f"{value:.4f}"
 
 
-def table() -> str:
+def table(assets: Path = ROOT / "assets") -> str:
+    """The markdown table of every generator under `assets` that has a training log, and the classifier."""
     rows = ["| model | preset | parameters | epochs | steps | training minutes | final train loss | final val loss (by t: 0-0.2 ... 0.8-1) | command |",
             "|---|---|---|---|---|---|---|---|---|"]
-    for config_path in sorted((ROOT / "assets").glob("*/config.json")):
+    for config_path in sorted(assets.glob("*/config.json")):
         config = json.loads(config_path.read_text())
         if config.get("kind") != "ddim-generator" or not (config_path.parent / "training_log.jsonl").is_file():
             continue
@@ -69,7 +70,7 @@ def table() -> str:
         rows.append(f"| `assets/{config_path.parent.name}` | {training['preset']} | {params / 1e6:.2f}M | {training['epochs_done']} | "
                     f"{training['steps']} | {training['train_minutes']} | {_loss(last['train_loss'])} | {last['val_loss']:.4f} ({by_t}) | "
                     f"`{training.get('command', '')}` |")
-    classifier = ROOT / "assets" / "classifier" / "config.json"
+    classifier = assets / "classifier" / "config.json"
     if classifier.is_file():
         report = json.loads(classifier.read_text())
         rows.append(f"\nClassifier `assets/classifier` (feature space of the Frechet distance): test accuracy "
@@ -80,9 +81,15 @@ def table() -> str:
     return "\n".join(rows)
 
 
+def write_table(root: Path = ROOT) -> str:
+    """Rewrite root/benchmarks/results/shipped.md from the folders under root/assets; -> the table."""
+    text = table(root / "assets")
+    with atomic_path(root / "benchmarks" / "results" / "shipped.md") as temporary:
+        temporary.write_text(text + "\n")
+    return text
+
+
 if __name__ == "__main__":
     if len(sys.argv) == 4:
         ship(Path(sys.argv[1]), sys.argv[2], sys.argv[3])
-    with atomic_path(ROOT / "benchmarks" / "results" / "shipped.md") as temporary:
-        temporary.write_text(table() + "\n")
-    print(table())
+    print(write_table())

@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from core.checkpoint import read_metadata, weights_hash  # noqa: E402
+from ship_generator import write_table  # noqa: E402  (scripts/, beside this file)
 
 NEXT = "next"
 EMBEDDERS = ("fashion-unet", "fashion-conv3")
@@ -114,6 +115,8 @@ def switch(root: Path, retire_as: str) -> tuple[list[Path], bool]:
         if text != original:
             path.write_text(text)
             rewritten.append(path)
+    # relabelling renames the old default's row of the shipped-models table; the new default needs its own row
+    write_table(root)
     return rewritten, has_twin
 
 

@@ -31,6 +31,11 @@ def _tree(root: Path, directions_generator: str | None = None) -> None:
     save_generator(make_tiny_generator(1), assets / "fashion-twin")
     save_generator(make_tiny_generator(2), assets / "fashion-wide")
     save_generator(make_tiny_generator(3), assets / "next" / "fashion")
+    for name, steps in (("fashion", 10), ("next/fashion", 20)):  # what the shipped-models table reads
+        config = json.loads((assets / name / "config.json").read_text())
+        config["training"] = {"preset": "tiny", "epochs_done": 1, "steps": steps, "train_minutes": 0.1, "command": f"train {name}"}
+        (assets / name / "config.json").write_text(json.dumps(config))
+        (assets / name / "training_log.jsonl").write_text(json.dumps({"train_loss": 0.5, "val_loss": 0.4, "val_loss_by_t": {"0-1": 0.4}}) + "\n")
     _embedder_files(assets / "embedders" / "fashion-unet", weights_hash(assets / "fashion"), 0)  # the old default's
     new = weights_hash(assets / "next" / "fashion")
     unet = _embedder_files(assets / "next" / "embedders" / "fashion-unet", new, 1)
@@ -62,6 +67,10 @@ def test_the_switch_moves_next_into_place_and_relabels_the_records(tmp_path):
     assert made_with(assets / "fashion", assets / "embedders", assets / "study") == []  # the old default's embedder is gone
     assert (tmp_path / "benchmarks" / "results" / "sample_quality.md").read_text() == (
         "| `assets/fashion-small` | `assets/fashion-wide` | `assets/fashion` | assets/fashion-small/directions.safetensors |\n")
+    # the shipped-models table is rebuilt: a row for the new default and one for the retired one under its new name
+    shipped = (tmp_path / "benchmarks" / "results" / "shipped.md").read_text()
+    assert "| `assets/fashion` | tiny |" in shipped and "`train next/fashion` |" in shipped
+    assert "| `assets/fashion-small` | tiny |" in shipped and "`train fashion` |" in shipped
     trend = json.loads((tmp_path / "benchmarks" / "results" / "quality_trend.json").read_text())
     assert [row["checkpoint"] for row in trend["rows"]] == ["fashion-small", "fashion-wide"]
     study = json.loads((assets / "study" / "study.json").read_text())
@@ -100,6 +109,10 @@ def test_a_later_switch_retires_the_default_under_the_given_name_and_leaves_the_
     assert not (assets / "fashion-distilled-5-twin").exists()
     assert (tmp_path / "benchmarks" / "results" / "sample_quality.md").read_text() == (
         "| `assets/fashion-distilled-5` | `assets/fashion-wide` | `assets/fashion` | assets/fashion-distilled-5/directions.safetensors |\n")
+    # the shipped-models table is rebuilt: a row for the new default and one for the retired one under its new name
+    shipped = (tmp_path / "benchmarks" / "results" / "shipped.md").read_text()
+    assert "| `assets/fashion` | tiny |" in shipped and "`train next/fashion` |" in shipped
+    assert "| `assets/fashion-distilled-5` | tiny |" in shipped and "`train fashion` |" in shipped
     trend = json.loads((tmp_path / "benchmarks" / "results" / "quality_trend.json").read_text())
     assert [row["checkpoint"] for row in trend["rows"]] == ["fashion-distilled-5", "fashion-wide"]
 
