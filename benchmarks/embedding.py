@@ -102,6 +102,7 @@ def evaluate(generator, images: torch.Tensor, options: dict, batch: int, label: 
             bar.set_postfix_str(f"{message} {done}/{total}")
 
         for start in range(0, len(images), batch):
+            bar.set_postfix_str("")  # not the previous batch's last message
             results.append(embed(generator, images[start : start + batch], **options, progress=report))
             bar.update(len(results[-1].seeds))
     nfe = torch.cat([r.nfe_per_image if r.nfe_per_image is not None else torch.full((len(r.seeds),), r.nfe) for r in results])

@@ -229,7 +229,10 @@ def train_embedder(
                 raise ValueError(f"--init-from {init_from} is a {previous.config.architecture} embedder for {previous.image_shape}")
             embedder = previous.train().requires_grad_(True)
             if unet_block_depth is not None and unet_block_depth != previous.config.unet_block_depth:
-                embedder = deepened(embedder, unet_block_depth)  # same function, more blocks (raises if not deeper)
+                if unet_block_depth < previous.config.unet_block_depth:
+                    raise ValueError(f"--init-from {init_from} has {previous.config.unet_block_depth} blocks per level; a UNet "
+                                     f"embedder can be deepened but not made shallower (drop --unet-block-depth to continue it)")
+                embedder = deepened(embedder, unet_block_depth)  # same function, more blocks (raises if not from depth 1)
                 progress.log["deepened_from_depth"] = previous.config.unet_block_depth
             progress.log["continued_from"] = json.loads((Path(init_from) / "config.json").read_text()).get("training", {})
         progress.log["parameters"] = sum(p.numel() for p in embedder.parameters())
@@ -313,8 +316,12 @@ def train_embedder(
                          if finetune_ema else None)
             if resumed:
                 _restore(optimizer, scheduler, *resumed)
-                if averaged is not None and any(k.startswith("ema.") for k in resumed[1]):
-                    averaged.load_state_dict(_prefixed(resumed[1], "ema."))
+                if averaged is not None and resumed[0]["scheduler"] is not None:  # saved inside phase 2: its average too
+                    ema = _prefixed(resumed[1], "ema.")
+                    if not ema:
+                        raise ValueError(f"{state_path} was saved in phase 2 without the EMA weights that "
+                                         "--finetune-ema needs; it is not this run's state")
+                    averaged.load_state_dict(ema)
             validated = averaged.module if averaged is not None else embedder  # the weights validated and kept
             if progress.best_mse is None:
                 embedder.eval()
@@ -388,7 +395,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="phase 2's image loss: mae (the article's) or mse (what the benchmark measures)")
     parser.add_argument("--finetune-ema", type=float_range(0.0, 1.0, high_open=True), default=0.0, metavar="DECAY",
                         help="phase 2: validate and keep an exponential moving average of the weights with this decay "
-                             "(e.g. 0.998; 0, the default, keeps the last step's weights)")
+                             "(e.g. 0.998; 0, the default, keeps the last step's weights). It averages over about "
+                             "1/(1 - DECAY) steps and starts from the initial weights: give phase 2 several times that")
     parser.add_argument("--finetune-lr", type=float_range(0.0, 1.0, low_open=True), default=1e-4)
     parser.add_argument("--unet-widths", type=int_range(1, 1024), nargs="+", default=None,
                         help=f"UNet embedder: channels per level (default {EmbedderConfig().unet_widths})")
@@ -423,6 +431,12 @@ def main(argv: list[str] | None = None) -> int:
         # 0.0042 to 0.0055, while through the bf16 generator it fell to 0.0047
         print("warning: --bf16 phase 2 fits the embedder to the bf16 generator; through the fp32 generator that the "
               "benchmarks and the demo use it reconstructs worse (README, embedding networks)", file=sys.stderr)
+    if args.finetune_ema and args.finetune_steps == 0:
+        raise CLIError("--finetune-ema averages phase 2's weights, but --finetune-steps is 0")
+    if args.finetune_ema and args.finetune_steps < 3 / (1 - args.finetune_ema):
+        print(f"warning: --finetune-ema {args.finetune_ema:g} averages over about {1 / (1 - args.finetune_ema):.0f} steps; "
+              f"after {args.finetune_steps} phase-2 steps the average still weighs the starting weights "
+              f"{args.finetune_ema ** args.finetune_steps:.0%}", file=sys.stderr)
     if args.warm_steps + args.finetune_steps == 0:
         raise CLIError("--warm-steps and --finetune-steps are both 0: nothing to train")
     if args.pairs_cache:

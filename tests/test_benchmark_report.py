@@ -97,3 +97,7 @@ def test_embedding_evaluate_batches_count_every_image_and_show_progress(tiny_gen
     assert (measured["nfe"] == 10).all()
     err = capsys.readouterr().err  # tqdm writes to stderr
     assert "naive" in err and "5/5" in err
+    # inside a batch, embed()'s own progress shows beside the bar
+    embedding.evaluate(tiny_generator, images, {"method": "fixed_point", "fixed_point_mode": "fixed", "fixed_point_iterations": 2},
+                       batch=5, label="fixed")
+    assert "inverting steps" in capsys.readouterr().err

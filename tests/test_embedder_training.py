@@ -201,16 +201,22 @@ def test_init_from_with_a_larger_block_depth_continues_a_deepened_embedder(tmp_p
     assert deep.config.unet_block_depth == 2 and deep.config.unet_widths == [8, 16]
     log = json.loads((tmp_path / "b" / "config.json").read_text())["training"]
     assert log["deepened_from_depth"] == 1 and log["parameters"] > log["continued_from"]["parameters"]
+    # the trained function carries over: with a vanishing rate, the deepened run computes what `a` computes
+    assert main([*common, "--out", str(tmp_path / "b0"), "--init-from", str(tmp_path / "a"), "--unet-block-depth", "2",
+                 "--warm-steps", "0", "--finetune-steps", "1", "--finetune-lr", "1e-12"]) == 0
+    images = torch.rand(6, *shallow.image_shape, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        torch.testing.assert_close(load_embedder(tmp_path / "b0").eval()(images), shallow.eval()(images), rtol=0, atol=1e-3)
     # other widths cannot continue a trained embedder; a shallower depth cannot either
     assert main([*common, "--out", str(tmp_path / "c"), "--init-from", str(tmp_path / "a"), "--unet-widths", "16", "32",
                  "--warm-steps", "0", "--finetune-steps", "1"]) == 2
     assert "--unet-widths" in capsys.readouterr().err
     assert main([*common, "--out", str(tmp_path / "d"), "--init-from", str(tmp_path / "b"), "--unet-block-depth", "1",
                  "--warm-steps", "0", "--finetune-steps", "1"]) == 2
-    assert "deepen" in capsys.readouterr().err
+    assert "not made shallower" in capsys.readouterr().err
 
 
-def test_phase_two_ema_keeps_the_average_and_resumes_exactly(tmp_path, tiny_generator, monkeypatch):
+def test_phase_two_ema_keeps_the_average_and_resumes_exactly(tmp_path, tiny_generator, monkeypatch, capsys):
     generator = ["--generator", str(save_generator(tiny_generator, tmp_path / "generator"))]
     start = tmp_path / "start"
     assert main([*generator, *RESUMABLE[:-6], "--eval-images", "8", "--out", str(start), "--finetune-steps", "0"]) == 0
@@ -221,6 +227,8 @@ def test_phase_two_ema_keeps_the_average_and_resumes_exactly(tmp_path, tiny_gene
                  "--finetune-steps", "4", "--finetune-batch", "4", "--finetune-lr", "3e-3"]
     assert main([*phase_two, "--out", str(tmp_path / "last")]) == 0
     assert main([*phase_two, "--out", str(tmp_path / "ema"), "--finetune-ema", "0.9"]) == 0
+    # 4 steps are short for an average over about 10: said, with how much of the start remains (0.9^4 = 66%)
+    assert "still weighs the starting weights 66%" in capsys.readouterr().err
     w0, last, ema = (_weights(folder) for folder in (start, tmp_path / "last", tmp_path / "ema"))
     distance = lambda a, b: sum((a[k].float() - b[k].float()).square().sum() for k in a).sqrt()  # noqa: E731
     # the average lags the last iterate: a different network, nearer the start
@@ -235,3 +243,6 @@ def test_phase_two_ema_keeps_the_average_and_resumes_exactly(tmp_path, tiny_gene
         torch.testing.assert_close(_weights(resumed)[key], value, rtol=0, atol=0, msg=key)
     with pytest.raises(SystemExit):  # argparse: a decay of 1 would never move
         main([*phase_two, "--out", str(tmp_path / "bad"), "--finetune-ema", "1"])
+    capsys.readouterr()
+    assert main([*generator, *RESUMABLE[:-6], "--out", str(tmp_path / "bad"), "--finetune-steps", "0", "--finetune-ema", "0.9"]) == 2
+    assert "--finetune-steps is 0" in capsys.readouterr().err

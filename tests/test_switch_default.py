@@ -69,8 +69,9 @@ def test_the_switch_moves_next_into_place_and_relabels_the_records(tmp_path):
         "| `assets/fashion-small` | `assets/fashion-wide` | `assets/fashion` | assets/fashion-small/directions.safetensors |\n")
     # the shipped-models table is rebuilt: a row for the new default and one for the retired one under its new name
     shipped = (tmp_path / "benchmarks" / "results" / "shipped.md").read_text()
-    assert "| `assets/fashion` | tiny |" in shipped and "`train next/fashion` |" in shipped
-    assert "| `assets/fashion-small` | tiny |" in shipped and "`train fashion` |" in shipped
+    rows = {line.split(" | ")[0]: line for line in shipped.splitlines() if line.startswith("| `assets/")}
+    assert rows["| `assets/fashion`"].endswith("| 20 | 0.1 | 0.5000 | 0.4000 (0.400) | `train next/fashion` |")
+    assert rows["| `assets/fashion-small`"].endswith("| 10 | 0.1 | 0.5000 | 0.4000 (0.400) | `train fashion` |")
     trend = json.loads((tmp_path / "benchmarks" / "results" / "quality_trend.json").read_text())
     assert [row["checkpoint"] for row in trend["rows"]] == ["fashion-small", "fashion-wide"]
     study = json.loads((assets / "study" / "study.json").read_text())
@@ -111,8 +112,9 @@ def test_a_later_switch_retires_the_default_under_the_given_name_and_leaves_the_
         "| `assets/fashion-distilled-5` | `assets/fashion-wide` | `assets/fashion` | assets/fashion-distilled-5/directions.safetensors |\n")
     # the shipped-models table is rebuilt: a row for the new default and one for the retired one under its new name
     shipped = (tmp_path / "benchmarks" / "results" / "shipped.md").read_text()
-    assert "| `assets/fashion` | tiny |" in shipped and "`train next/fashion` |" in shipped
-    assert "| `assets/fashion-distilled-5` | tiny |" in shipped and "`train fashion` |" in shipped
+    rows = {line.split(" | ")[0]: line for line in shipped.splitlines() if line.startswith("| `assets/")}
+    assert rows["| `assets/fashion`"].endswith("| 20 | 0.1 | 0.5000 | 0.4000 (0.400) | `train next/fashion` |")
+    assert rows["| `assets/fashion-distilled-5`"].endswith("| 10 | 0.1 | 0.5000 | 0.4000 (0.400) | `train fashion` |")
     trend = json.loads((tmp_path / "benchmarks" / "results" / "quality_trend.json").read_text())
     assert [row["checkpoint"] for row in trend["rows"]] == ["fashion-distilled-5", "fashion-wide"]
 
