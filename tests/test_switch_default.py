@@ -54,6 +54,12 @@ def _tree(root: Path, directions_generator: str | None = None) -> None:
     (results / "quality_trend.json").write_text(json.dumps({"rows": [{"checkpoint": "fashion"}, {"checkpoint": "fashion-wide"}]}))
 
 
+def _shipped_rows(root: Path) -> dict[str, str]:
+    """The shipped-models table's rows by their first cell ("| `assets/NAME`")."""
+    shipped = (root / "benchmarks" / "results" / "shipped.md").read_text()
+    return {line.split(" | ")[0]: line for line in shipped.splitlines() if line.startswith("| `assets/")}
+
+
 def test_the_switch_moves_next_into_place_and_relabels_the_records(tmp_path):
     _tree(tmp_path)
     assets = tmp_path / "assets"
@@ -68,8 +74,7 @@ def test_the_switch_moves_next_into_place_and_relabels_the_records(tmp_path):
     assert (tmp_path / "benchmarks" / "results" / "sample_quality.md").read_text() == (
         "| `assets/fashion-small` | `assets/fashion-wide` | `assets/fashion` | assets/fashion-small/directions.safetensors |\n")
     # the shipped-models table is rebuilt: a row for the new default and one for the retired one under its new name
-    shipped = (tmp_path / "benchmarks" / "results" / "shipped.md").read_text()
-    rows = {line.split(" | ")[0]: line for line in shipped.splitlines() if line.startswith("| `assets/")}
+    rows = _shipped_rows(tmp_path)
     assert rows["| `assets/fashion`"].endswith("| 20 | 0.1 | 0.5000 | 0.4000 (0.400) | `train next/fashion` |")
     assert rows["| `assets/fashion-small`"].endswith("| 10 | 0.1 | 0.5000 | 0.4000 (0.400) | `train fashion` |")
     trend = json.loads((tmp_path / "benchmarks" / "results" / "quality_trend.json").read_text())
@@ -111,8 +116,7 @@ def test_a_later_switch_retires_the_default_under_the_given_name_and_leaves_the_
     assert (tmp_path / "benchmarks" / "results" / "sample_quality.md").read_text() == (
         "| `assets/fashion-distilled-5` | `assets/fashion-wide` | `assets/fashion` | assets/fashion-distilled-5/directions.safetensors |\n")
     # the shipped-models table is rebuilt: a row for the new default and one for the retired one under its new name
-    shipped = (tmp_path / "benchmarks" / "results" / "shipped.md").read_text()
-    rows = {line.split(" | ")[0]: line for line in shipped.splitlines() if line.startswith("| `assets/")}
+    rows = _shipped_rows(tmp_path)
     assert rows["| `assets/fashion`"].endswith("| 20 | 0.1 | 0.5000 | 0.4000 (0.400) | `train next/fashion` |")
     assert rows["| `assets/fashion-distilled-5`"].endswith("| 10 | 0.1 | 0.5000 | 0.4000 (0.400) | `train fashion` |")
     trend = json.loads((tmp_path / "benchmarks" / "results" / "quality_trend.json").read_text())
