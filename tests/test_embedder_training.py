@@ -7,9 +7,10 @@ import torch
 from safetensors.torch import load_file
 
 from core import embedder_training
+from core.data import load_dataset
 from core.checkpoint import read_metadata, save_generator, weights_hash
 from core.embedder import Embedder, EmbedderConfig, deepened, load_embedder
-from core.embedder_training import image_loss, main, make_pairs
+from core.embedder_training import focused_batch, image_loss, main, make_pairs, per_image_loss
 
 
 def test_two_phase_training_on_digits(tmp_path, tiny_generator):
@@ -157,7 +158,7 @@ def test_phase_two_loss_is_chosen_and_recorded(tmp_path, tiny_generator, capsys)
     assert log["settings"]["finetune_loss"] == "mse"
     assert main([*common, "--out", str(tmp_path / "mae")]) == 0
     assert json.loads((tmp_path / "mae" / "config.json").read_text())["training"]["settings"]["finetune_loss"] == "mae"
-    outputs, images = torch.tensor([0.0, 0.5, 1.0]), torch.tensor([0.1, 0.5, 0.5])
+    outputs, images = torch.tensor([0.0, 0.5, 1.0]).view(1, 1, 1, 3), torch.tensor([0.1, 0.5, 0.5]).view(1, 1, 1, 3)
     torch.testing.assert_close(image_loss(outputs, images, "mae"), torch.tensor(0.2))
     torch.testing.assert_close(image_loss(outputs, images, "mse"), torch.tensor((0.01 + 0.25) / 3))
     try:
@@ -245,4 +246,55 @@ def test_phase_two_ema_keeps_the_average_and_resumes_exactly(tmp_path, tiny_gene
         main([*phase_two, "--out", str(tmp_path / "bad"), "--finetune-ema", "1"])
     capsys.readouterr()
     assert main([*generator, *RESUMABLE[:-6], "--out", str(tmp_path / "bad"), "--finetune-steps", "0", "--finetune-ema", "0.9"]) == 2
+    assert "--finetune-steps is 0" in capsys.readouterr().err
+
+
+def test_focused_batches_replay_the_hard_images_seen_so_far():
+    torch.manual_seed(0)
+    scores = torch.zeros(1000)
+    first = focused_batch(scores, 0.5, 4000)  # nothing seen yet: uniform over all images
+    assert first.unique().numel() > 950
+    scores[7], scores[8] = 0.03, 0.01  # two images seen: losses 3:1
+    drawn = focused_batch(scores, 0.5, 40_000)
+    share = lambda i: (drawn == i).float().mean().item()  # noqa: E731
+    # half the batch replays the two seen images in proportion to their loss, the other half is uniform
+    assert share(7) == pytest.approx(0.5 * 0.75 + 0.5 / 1000, abs=0.01)
+    assert share(8) == pytest.approx(0.5 * 0.25 + 0.5 / 1000, abs=0.01)
+    assert drawn.unique().numel() > 950  # the unseen still come, through the uniform share
+
+
+def test_per_image_loss_is_each_images_mean_error():
+    images, outputs = torch.zeros(2, 1, 2, 2), torch.zeros(2, 1, 2, 2)
+    outputs[1, 0, 0, 0] = 0.4
+    torch.testing.assert_close(per_image_loss(outputs, images, "mae"), torch.tensor([0.0, 0.1]))
+    torch.testing.assert_close(per_image_loss(outputs, images, "mse"), torch.tensor([0.0, 0.04]))
+
+
+def test_phase_two_focus_keeps_its_scores_and_resumes_exactly(tmp_path, tiny_generator, monkeypatch, capsys):
+    generator = ["--generator", str(save_generator(tiny_generator, tmp_path / "generator"))]
+    start = tmp_path / "start"
+    assert main([*generator, *RESUMABLE[:-6], "--eval-images", "8", "--out", str(start), "--finetune-steps", "0"]) == 0
+    # every evaluation is the best so far, so each run saves its last step's weights
+    validation = iter(1.0 / (k + 2) for k in range(1000))
+    monkeypatch.setattr(embedder_training, "evaluate", lambda *args: next(validation))
+    phase_two = [*generator, *RESUMABLE[:-6], "--eval-images", "8", "--init-from", str(start), "--warm-steps", "0",
+                 "--finetune-steps", "6", "--finetune-batch", "4", "--finetune-lr", "3e-3", "--finetune-focus", "0.9"]
+    assert main([*phase_two, "--out", str(tmp_path / "straight")]) == 0
+    log = json.loads((tmp_path / "straight" / "config.json").read_text())["training"]
+    assert log["settings"]["finetune_focus"] == 0.9
+    resumed = tmp_path / "resumed"
+    assert main([*phase_two, "--out", str(resumed), "--max-steps", "3"]) == UNFINISHED
+    scores = load_file(str(resumed / "train_state.safetensors"))["scores"]
+    # one score per training image (less the 8 held out); three batches of 4 trained on: at most 12 have a loss
+    assert scores.shape == (len(load_dataset("digits", "train", image_size=8, channels=1)[0]) - 8,)
+    assert 0 < int((scores > 0).sum()) <= 12
+    assert main([*phase_two, "--out", str(resumed)]) == 0
+    for key, value in _weights(tmp_path / "straight").items():  # the batches drawn after the stop are the same
+        torch.testing.assert_close(_weights(resumed)[key], value, rtol=0, atol=0, msg=key)
+    uniform = tmp_path / "uniform"
+    assert main([*[a for a in phase_two if a not in ("--finetune-focus", "0.9")], "--out", str(uniform)]) == 0
+    focused, drawn_uniformly = _weights(resumed), _weights(uniform)
+    assert any(not torch.equal(focused[k], drawn_uniformly[k]) for k in focused)  # the focus drew other batches
+    capsys.readouterr()
+    assert main([*generator, *RESUMABLE[:-6], "--out", str(tmp_path / "bad"), "--finetune-steps", "0", "--finetune-focus", "0.5"]) == 2
     assert "--finetune-steps is 0" in capsys.readouterr().err
