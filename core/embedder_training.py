@@ -5,7 +5,8 @@ through G. The pairs are generated (z, G(z)) and, with --exact-seeds, real train
 their exact seeds (core.exact_seeds): the inverse on the data the embedder is used on.
 Phase 2 (the article's objective): minimise MAE(G(E(x)), x) on real training images,
 backpropagating through the frozen 10-step sampler (optionally with gradient checkpointing
-and bf16 autocast); --finetune-loss mse minimises the squared error the benchmark reports instead.
+and bf16 autocast); --finetune-loss mse minimises the squared error the benchmark reports instead,
+--finetune-ema keeps an average of the weights, --finetune-focus replays the hard images more often.
 Long runs save a resumable state every few minutes (and on SIGTERM/SIGINT or after --max-steps,
 then exit with status 75); running the same command again continues them exactly.
 

@@ -101,3 +101,18 @@ def test_embedding_evaluate_batches_count_every_image_and_show_progress(tiny_gen
     embedding.evaluate(tiny_generator, images, {"method": "fixed_point", "fixed_point_mode": "fixed", "fixed_point_iterations": 2},
                        batch=5, label="fixed")
     assert "inverting steps" in capsys.readouterr().err
+
+
+def test_embedder_tail_measures_each_images_error(tiny_generator):
+    from benchmarks.embedder_tail import error_distribution, per_image_mse
+    from core.embedding import reconstruct
+
+    torch.manual_seed(0)
+    images = torch.rand(7, 1, 8, 8)
+    embedder = torch.nn.Identity()  # a seed the size of the image: any map will do for the measurement
+    errors = per_image_mse(tiny_generator, embedder, images, batch=3)  # batches of 3, 3, 1
+    expected = (reconstruct(tiny_generator, images) - images).pow(2).mean(dim=(1, 2, 3))
+    torch.testing.assert_close(errors, expected)
+    summary = error_distribution(torch.tensor([1.0, 2.0, 3.0, 4.0, 100.0]))
+    assert summary["MSE mean"] == 22.0 and summary["median"] == 3.0 and summary["worst"] == 100.0
+    assert summary["worst image"] == 4 and 4.0 < summary["90th pct"] < summary["99th pct"] < 100.0
