@@ -20,6 +20,7 @@ from benchmarks.report import write_report
 from core.checkpoint import load_generator
 from core.data import load_dataset
 from core.embedder import load_embedder
+from core.embedder_training import per_image_loss
 from core.embedding import reconstruct
 
 QUANTILES = {"median": 0.5, "90th pct": 0.9, "99th pct": 0.99}
@@ -28,7 +29,7 @@ QUANTILES = {"median": 0.5, "90th pct": 0.9, "99th pct": 0.99}
 @torch.no_grad()
 def per_image_mse(generator, embedder: torch.nn.Module, images: torch.Tensor, batch: int = 100) -> torch.Tensor:
     """(N,) MSE of G(E(x)) against x for each image x of `images` (N, C, H, W) in [0, 1]."""
-    errors = [(reconstruct(generator, embedder(chunk)) - chunk).pow(2).flatten(1).mean(1)
+    errors = [per_image_loss(reconstruct(generator, embedder(chunk)), chunk, "mse")
               for chunk in tqdm(images.split(batch), desc="G(E(x))", leave=False)]
     return torch.cat(errors)
 

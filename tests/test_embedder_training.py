@@ -1,6 +1,7 @@
 import json
 import os
 import signal
+from pathlib import Path
 
 import pytest
 import torch
@@ -217,15 +218,22 @@ def test_init_from_with_a_larger_block_depth_continues_a_deepened_embedder(tmp_p
     assert "not made shallower" in capsys.readouterr().err
 
 
-def test_phase_two_ema_keeps_the_average_and_resumes_exactly(tmp_path, tiny_generator, monkeypatch, capsys):
+def _phase_two_from_a_trained_start(tmp_path, tiny_generator, monkeypatch, steps: int) -> tuple[list[str], Path, list[str]]:
+    """(the --generator arguments, a phase-1 embedder's folder, the arguments of `steps` phase-2 steps
+    continuing it). Every evaluation is made the best so far, so each run saves the weights it validates
+    at its last step."""
     generator = ["--generator", str(save_generator(tiny_generator, tmp_path / "generator"))]
     start = tmp_path / "start"
     assert main([*generator, *RESUMABLE[:-6], "--eval-images", "8", "--out", str(start), "--finetune-steps", "0"]) == 0
-    # every evaluation is the best so far, so each run saves the weights it validates at its last step
-    scores = iter(1.0 / (k + 2) for k in range(1000))
-    monkeypatch.setattr(embedder_training, "evaluate", lambda *args: next(scores))
+    validation = iter(1.0 / (k + 2) for k in range(1000))
+    monkeypatch.setattr(embedder_training, "evaluate", lambda *args: next(validation))
     phase_two = [*generator, *RESUMABLE[:-6], "--eval-images", "8", "--init-from", str(start), "--warm-steps", "0",
-                 "--finetune-steps", "4", "--finetune-batch", "4", "--finetune-lr", "3e-3"]
+                 "--finetune-steps", str(steps), "--finetune-batch", "4", "--finetune-lr", "3e-3"]
+    return generator, start, phase_two
+
+
+def test_phase_two_ema_keeps_the_average_and_resumes_exactly(tmp_path, tiny_generator, monkeypatch, capsys):
+    generator, start, phase_two = _phase_two_from_a_trained_start(tmp_path, tiny_generator, monkeypatch, steps=4)
     assert main([*phase_two, "--out", str(tmp_path / "last")]) == 0
     assert main([*phase_two, "--out", str(tmp_path / "ema"), "--finetune-ema", "0.9"]) == 0
     # 4 steps are short for an average over about 10: said, with how much of the start remains (0.9^4 = 66%)
@@ -271,14 +279,8 @@ def test_per_image_loss_is_each_images_mean_error():
 
 
 def test_phase_two_focus_keeps_its_scores_and_resumes_exactly(tmp_path, tiny_generator, monkeypatch, capsys):
-    generator = ["--generator", str(save_generator(tiny_generator, tmp_path / "generator"))]
-    start = tmp_path / "start"
-    assert main([*generator, *RESUMABLE[:-6], "--eval-images", "8", "--out", str(start), "--finetune-steps", "0"]) == 0
-    # every evaluation is the best so far, so each run saves its last step's weights
-    validation = iter(1.0 / (k + 2) for k in range(1000))
-    monkeypatch.setattr(embedder_training, "evaluate", lambda *args: next(validation))
-    phase_two = [*generator, *RESUMABLE[:-6], "--eval-images", "8", "--init-from", str(start), "--warm-steps", "0",
-                 "--finetune-steps", "6", "--finetune-batch", "4", "--finetune-lr", "3e-3", "--finetune-focus", "0.9"]
+    generator, _, uniform_phase_two = _phase_two_from_a_trained_start(tmp_path, tiny_generator, monkeypatch, steps=6)
+    phase_two = [*uniform_phase_two, "--finetune-focus", "0.9"]
     assert main([*phase_two, "--out", str(tmp_path / "straight")]) == 0
     log = json.loads((tmp_path / "straight" / "config.json").read_text())["training"]
     assert log["settings"]["finetune_focus"] == 0.9
@@ -292,7 +294,7 @@ def test_phase_two_focus_keeps_its_scores_and_resumes_exactly(tmp_path, tiny_gen
     for key, value in _weights(tmp_path / "straight").items():  # the batches drawn after the stop are the same
         torch.testing.assert_close(_weights(resumed)[key], value, rtol=0, atol=0, msg=key)
     uniform = tmp_path / "uniform"
-    assert main([*[a for a in phase_two if a not in ("--finetune-focus", "0.9")], "--out", str(uniform)]) == 0
+    assert main([*uniform_phase_two, "--out", str(uniform)]) == 0
     focused, drawn_uniformly = _weights(resumed), _weights(uniform)
     assert any(not torch.equal(focused[k], drawn_uniformly[k]) for k in focused)  # the focus drew other batches
     capsys.readouterr()
