@@ -57,13 +57,9 @@ def make_pairs(generator, count: int, first_seed: int = 10**6, batch: int = 250,
     return seeds, images
 
 
-def image_loss(outputs: torch.Tensor, images: torch.Tensor, kind: str) -> torch.Tensor:
-    """Phase 2's loss between G(E(x)) and x, both (N, C, H, W) in [0, 1]: "mae" or "mse"."""
-    return per_image_loss(outputs, images, kind).mean()
-
-
 def per_image_loss(outputs: torch.Tensor, images: torch.Tensor, kind: str) -> torch.Tensor:
-    """(N,) the loss of each image: mean absolute ("mae") or squared ("mse") error over its pixels."""
+    """(N,) phase 2's loss of each image x against G(E(x)), both (N, C, H, W) in [0, 1]: the mean absolute
+    ("mae") or squared ("mse") error over its pixels. Phase 2 minimises the batch mean."""
     error = outputs - images
     return (error.abs() if kind == "mae" else error.pow(2)).flatten(1).mean(1)
 

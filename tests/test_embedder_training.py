@@ -11,7 +11,7 @@ from core import embedder_training
 from core.data import load_dataset
 from core.checkpoint import read_metadata, save_generator, weights_hash
 from core.embedder import Embedder, EmbedderConfig, deepened, load_embedder
-from core.embedder_training import focused_batch, image_loss, main, make_pairs, per_image_loss
+from core.embedder_training import focused_batch, main, make_pairs, per_image_loss
 
 
 def test_two_phase_training_on_digits(tmp_path, tiny_generator):
@@ -160,8 +160,8 @@ def test_phase_two_loss_is_chosen_and_recorded(tmp_path, tiny_generator, capsys)
     assert main([*common, "--out", str(tmp_path / "mae")]) == 0
     assert json.loads((tmp_path / "mae" / "config.json").read_text())["training"]["settings"]["finetune_loss"] == "mae"
     outputs, images = torch.tensor([0.0, 0.5, 1.0]).view(1, 1, 1, 3), torch.tensor([0.1, 0.5, 0.5]).view(1, 1, 1, 3)
-    torch.testing.assert_close(image_loss(outputs, images, "mae"), torch.tensor(0.2))
-    torch.testing.assert_close(image_loss(outputs, images, "mse"), torch.tensor((0.01 + 0.25) / 3))
+    torch.testing.assert_close(per_image_loss(outputs, images, "mae").mean(), torch.tensor(0.2))
+    torch.testing.assert_close(per_image_loss(outputs, images, "mse").mean(), torch.tensor((0.01 + 0.25) / 3))
     try:
         main([*common, "--out", str(tmp_path / "bad"), "--finetune-loss", "l1"])
     except SystemExit as error:
