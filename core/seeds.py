@@ -36,3 +36,13 @@ def seeded_noise(seeds: list[int], shape: tuple[int, int, int], device: str | to
         generator = torch.Generator().manual_seed(int(seed))
         noise[i] = torch.randn(shape, generator=generator)
     return noise.to(device)
+
+
+# Random seeds drawn for reference (typical seeds, no target image) start here, apart from the seeds
+# that searches start from (the study's clouds: torch seeds 0, 1, ...; its long descents: 10,000 on).
+REFERENCE_FIRST_SEED = 50_000
+
+
+def reference_noise(count: int, shape: tuple[int, int, int]) -> torch.Tensor:
+    """(count, *shape) N(0, I) reference seeds: torch seeds REFERENCE_FIRST_SEED, REFERENCE_FIRST_SEED + 1, ..."""
+    return seeded_noise(list(range(REFERENCE_FIRST_SEED, REFERENCE_FIRST_SEED + count)), shape)

@@ -18,7 +18,7 @@ from core.checkpoint import load_generator
 from core.data import load_fashion_mnist
 from core.embedder import load_embedder
 from core.embedding import embed
-from core.seeds import parse_seed_list, seeded_noise
+from core.seeds import parse_seed_list, reference_noise, seeded_noise
 
 ROOT = Path(__file__).resolve().parent.parent
 ASSETS = ROOT / "assets"
@@ -336,8 +336,8 @@ def projection_points(study: Study, method: str) -> tuple[pd.DataFrame, np.ndarr
             label = {"exact": "z* (fixed point)", "network": "network E(x)", "ddim": "DDIM inversion"}[kind]
             entries = [(n, group, f"{n} · {group}", study.summary["images"][n]["single_seeds"].get(label, {}).get("psnr_db"))
                        for n in holders]
-        else:  # the random N(0, I) reference: project_seeds draws it from torch.Generator().manual_seed(0)
-            group_seeds = torch.randn((count, *study.image_shape), generator=torch.Generator().manual_seed(0)).numpy()
+        else:  # the random N(0, I) reference, as project_seeds draws it
+            group_seeds = reference_noise(count, study.image_shape).numpy()
             entries = [("random", "random N(0, I)", f"random seed {i}", None) for i in range(count)]
         if len(group_seeds) != count:
             return None  # a folder of another format: better no seeds than wrong ones
@@ -415,14 +415,12 @@ def search_relaxed_path(generator_dir: str, a: np.ndarray, b: np.ndarray, image:
 
 def statistics_groups(study: Study) -> dict[str, np.ndarray]:
     """The seed groups of the study's statistics table, rebuilt from the folder ({name: (n, C, H, W)})."""
-    from core.seeds import seeded_noise
-
     first = study.levels[0]
     images = study.summary["images"]
     stack = lambda key, kinds: [study.arrays[f"{n}/seed_{key}"] for n in study.names  # noqa: E731
                                 if images[n]["kind"] in kinds and f"{n}/seed_{key}" in study.arrays]
     count = int(study.summary["config"].get("random_reference", 200))
-    groups = {"random N(0, I)": seeded_noise(list(range(50_000, 50_000 + count)), study.image_shape).numpy(),
+    groups = {"random N(0, I)": reference_noise(count, study.image_shape).numpy(),
               "z* (test images)": stack("exact", {"test"}), "z* (photos)": stack("exact", {"photo"}),
               "z* (files)": stack("exact", {"file"}),
               f"cloud seeds ({first})": [s for n in study.names for s in study.members(n, first)],
@@ -454,12 +452,11 @@ def independence_pair(study: Study) -> tuple[Path, Path] | None:
 
 @st.cache_data(show_spinner="both generators on the same seeds...", max_entries=8)
 def compare_two_generators(dir_a: str, dir_b: str, count: int, steps: int) -> dict[str, np.ndarray]:
-    """The same `count` N(0, I) seeds (50000, ...) through both generators (core.study.independence)."""
-    from core.seeds import seeded_noise
+    """The same `count` N(0, I) reference seeds through both generators (core.study.independence)."""
     from core.study.independence import compare_generators
 
     gen_a, gen_b = get_generator_at(dir_a), get_generator_at(dir_b)
-    seeds = seeded_noise(list(range(50_000, 50_000 + count)), gen_a.image_shape)
+    seeds = reference_noise(count, gen_a.image_shape)
     result = compare_generators(gen_a, gen_b, seeds, steps)
     return {"paired": result.paired_psnr, "unrelated": result.unrelated_cross_psnr,
             "same_generator_unrelated": result.unrelated_same_psnr,
@@ -522,9 +519,11 @@ def findings_table(summary: dict) -> pd.DataFrame:
             add("Does z* lie in the convex hull of the cloud?", level, f"{sum(hull)}/{len(hull)} images")
         separation = summary.get("separation", {}).get(level)
         if separation:
-            add("Do the sets of different images intersect? (nearest other seed in its own cloud)", level,
+            same = separation.get("same_start_distance_mean", float("nan"))
+            add("Do the sets of different images intersect? (nearest seed from another start in its own cloud)", level,
                 f"{100 * separation['self_attribution']:.0f}% of seeds; pairs disjoint by the triangle inequality "
-                f"{summary.get('disjoint_pairs_by_triangle_inequality', {}).get(level, 'n/a')}/{summary.get('image_pairs', 'n/a')}")
+                f"{summary.get('disjoint_pairs_by_triangle_inequality', {}).get(level, 'n/a')}/{summary.get('image_pairs', 'n/a')}"
+                + (f"; same start, two images {same:.1f} apart vs {separation['within_distance_mean']:.1f} within a cloud" if same == same else ""))
     if "ood" in summary:
         o = summary["ood"]
         add("Do seeds of foreign images look different? (OOD score of z*, AUROC)", "-",

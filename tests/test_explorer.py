@@ -227,9 +227,10 @@ def test_intersection_page(study):
     summary, arrays = study
     app = open_page("intersection")
     separation = summary["separation"]["10dB"]
-    assert metric(app, "nearest other seed in its own cloud") == f"{100 * separation['self_attribution']:.0f}%"
+    assert metric(app, "nearest seed from another start in its own cloud") == f"{100 * separation['self_attribution']:.0f}%"
     assert metric(app, "pairs disjoint for certain") == f"{summary['disjoint_pairs_by_triangle_inequality']['10dB']}/3"
     assert len(app.get("plotly_chart")) == 2  # distance histograms and the attribution matrix
+    assert len(arrays["separation/10dB/same_start"]) == separation["same_start_pairs"] > 0  # three histograms
     app.selectbox[0].set_value("12dB").run()
     assert not app.exception
     assert metric(app, "pairs disjoint for certain") == f"{summary['disjoint_pairs_by_triangle_inequality']['12dB']}/3"

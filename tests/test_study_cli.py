@@ -46,6 +46,11 @@ def test_study_writes_json_arrays_figures_and_report(tiny_setup, capsys):
     assert arrays["image0/cloud_seeds"].shape == (3, 1, 8, 8)
     assert arrays["image0/singular_values"].shape == (64,)
     assert arrays["convergence/distance_to_exact"].shape[1] == 2
+    # every member seed keeps the torch seed of its start, and the clouds' shared starts are measured apart
+    starts = arrays["image0/members_start_10dB"]
+    assert len(starts) == summary["images"]["image0"]["10dB"]["members"] == len(arrays["image0/members_10dB"])
+    assert list(starts) == list(np.flatnonzero(arrays["image0/cloud_mse"] <= summary["images"]["image0"]["cloud"]["eps"]))
+    assert len(arrays["separation/10dB/same_start"]) == summary["separation"]["10dB"]["same_start_pairs"] > 0
     assert "pca" in summary["projections"] and "umap" not in summary["projections"]
     report = (out / "report.md").read_text()
     for section in ("## Findings", "## Clouds and single seeds", "## Is emb(x) a point or a set?", "## Convexity", "## Connectivity",

@@ -280,6 +280,36 @@ def test_a_cloud_attributes_its_own_seeds_to_its_image():
         cloud_separation({"a": a[:1]})
 
 
+def test_seeds_from_one_start_are_measured_apart_and_not_attributed():
+    # two images' clouds from the same 4 starts: each descent ends near its start, so the nearest
+    # seed of any seed is the other image's seed from its start; given the starts, it is left out
+    # (the images differ along pixel 0 only, which the starts leave at 0: 4 apart, the starts about 11)
+    rng = torch.Generator().manual_seed(0)
+    starts = torch.randn(4, 1, 8, 8, generator=rng)
+    starts[:, 0, 0, 0] = 0.0
+    a, b = starts + 0.01 * torch.randn(4, 1, 8, 8, generator=rng), starts + 0.01 * torch.randn(4, 1, 8, 8, generator=rng)
+    a[:, 0, 0, 0] += 2.0
+    b[:, 0, 0, 0] -= 2.0
+    ids = np.arange(4)
+    naive = cloud_separation({"a": a, "b": b})
+    assert np.allclose(naive.attribution, [[0, 1], [1, 0]])  # the shared starts decide
+    paired = cloud_separation({"a": a, "b": b}, starts={"a": ids, "b": ids})
+    assert np.allclose(np.diag(paired.attribution), 1.0)  # among other starts, each seed's nearest is its own image's
+    assert len(paired.same_start["a|b"]) == 4 and len(paired.between["a|b"]) == 12
+    summary = paired.summary()
+    assert summary["same_start_pairs"] == 4
+    assert summary["same_start_distance_mean"] < summary["within_distance_mean"]
+    assert summary["between_distance_min"] > summary["same_start_distance_mean"]
+    assert np.isnan(naive.summary()["same_start_distance_mean"]) and naive.summary()["same_start_pairs"] == 0
+    # members that did not make a level keep their start's identity: partial overlap of starts
+    partial = cloud_separation({"a": a[:3], "b": b[1:]}, starts={"a": ids[:3], "b": ids[1:]})
+    assert len(partial.same_start["a|b"]) == 2 and len(partial.between["a|b"]) == 7
+    with pytest.raises(StudyInputError, match="one start seed per seed"):
+        cloud_separation({"a": a, "b": b}, starts={"a": ids, "b": ids[:3]})
+    with pytest.raises(StudyInputError, match="different starts"):
+        cloud_separation({"a": a, "b": b}, starts={"a": np.zeros(4, int), "b": ids})
+
+
 def test_triangle_inequality_and_third_set(tiny_generator, target):
     image, seed, eps = target
     assert disjoint_by_triangle_inequality(torch.zeros(1, 8, 8), torch.ones(1, 8, 8), 1e-3)

@@ -5,6 +5,10 @@ RMS(x_a - x_b) > 2 sqrt(eps) (a seed in both would give an image within sqrt(eps
 and RMS distance obeys the triangle inequality). Sampling adds how the clouds sit: distances
 within and between clouds, nearest-neighbour attribution (does each seed's nearest other seed
 belong to its own image?) and whether segments between two clouds pass through a third set.
+
+Clouds of different images may share their N(0, I) starts (the study's do: a paired design). A
+descent ends near its start, so the seeds of two images from one start are close for that reason
+alone; given the starts, those pairs are measured apart and left out of the attribution.
 """
 
 from __future__ import annotations
@@ -28,17 +32,18 @@ def disjoint_by_triangle_inequality(image_a: torch.Tensor, image_b: torch.Tensor
 class Separation:
     names: list[str]
     within: dict[str, np.ndarray]  # name -> pairwise distances inside that cloud
-    between: dict[str, np.ndarray]  # "a|b" -> distances between the two clouds
-    attribution: np.ndarray  # (K, K): row a, column b = share of a's seeds whose nearest other seed is in b
+    between: dict[str, np.ndarray]  # "a|b" -> distances between the two clouds' seeds from different starts
+    same_start: dict[str, np.ndarray]  # "a|b" -> distances between the two clouds' seeds from one start (empty without starts)
+    attribution: np.ndarray  # (K, K): row a, column b = share of a's seeds whose nearest other seed (from another start) is in b
     image_rms: np.ndarray  # (K, K) RMS distance between the images
 
     def summary(self, eps: float | None = None) -> dict:
-        within = np.concatenate([v for v in self.within.values() if len(v)]) if self.within else np.array([])
-        between = np.concatenate([v for v in self.between.values() if len(v)]) if self.between else np.array([])
-        out = {"clouds": len(self.names), "within_distance_mean": float(within.mean()) if len(within) else float("nan"),
-               "between_distance_mean": float(between.mean()) if len(between) else float("nan"),
+        within, between, same_start = (_pooled(d) for d in (self.within, self.between, self.same_start))
+        out = {"clouds": len(self.names), "within_distance_mean": _mean(within),
+               "between_distance_mean": _mean(between),
                "between_distance_min": float(between.min()) if len(between) else float("nan"),
                "within_distance_max": float(within.max()) if len(within) else float("nan"),
+               "same_start_distance_mean": _mean(same_start), "same_start_pairs": len(same_start),
                "self_attribution": float(np.mean(np.diag(self.attribution)))}
         if eps is not None:
             off = ~np.eye(len(self.names), dtype=bool)
@@ -46,19 +51,46 @@ class Separation:
         return out
 
 
-def cloud_separation(clouds: dict[str, torch.Tensor], images: dict[str, torch.Tensor] | None = None) -> Separation:
-    """Distances and 1-NN attribution between clouds {name: seeds (n_i, C, H, W)} (n_i >= 2)."""
+def _pooled(distances: dict[str, np.ndarray]) -> np.ndarray:
+    return np.concatenate(list(distances.values())) if distances else np.zeros(0)
+
+
+def _mean(values: np.ndarray) -> float:
+    return float(values.mean()) if len(values) else float("nan")
+
+
+def cloud_separation(clouds: dict[str, torch.Tensor], images: dict[str, torch.Tensor] | None = None,
+                     starts: dict[str, np.ndarray] | None = None) -> Separation:
+    """Distances and 1-NN attribution between clouds {name: seeds (n_i, C, H, W)} (n_i >= 2).
+
+    `starts` {name: (n_i,) int}: the torch seed of each seed's N(0, I) start. Pairs of seeds from
+    one start (in two clouds) then count as `same_start`, not `between`, and no seed's nearest
+    neighbour is taken from its own start.
+    """
     if len(clouds) < 1 or any(len(s) < 2 for s in clouds.values()):
         raise StudyInputError("every cloud needs at least 2 seeds")
     names = list(clouds)
+    if starts is not None:
+        if set(starts) != set(names) or any(len(starts[k]) != len(clouds[k]) for k in names):
+            raise StudyInputError("starts needs one start seed per seed of every cloud")
+        if any(len(np.unique(starts[k])) != len(starts[k]) for k in names):
+            raise StudyInputError("the seeds of one cloud come from different starts")
     flat = {k: v.flatten(1).double() for k, v in clouds.items()}
     within = {k: torch.pdist(v).numpy() for k, v in flat.items()}
-    between = {f"{a}|{b}": torch.cdist(flat[a], flat[b]).flatten().numpy()
-               for i, a in enumerate(names) for b in names[i + 1 :]}
+    between, same_start = {}, {}
+    for i, a in enumerate(names):
+        for b in names[i + 1 :]:
+            distances = torch.cdist(flat[a], flat[b]).numpy()
+            shared = (np.asarray(starts[a])[:, None] == np.asarray(starts[b])[None, :]) if starts is not None else np.zeros(distances.shape, bool)
+            between[f"{a}|{b}"], same_start[f"{a}|{b}"] = distances[~shared], distances[shared]
     everything = torch.cat([flat[k] for k in names])
     labels = np.concatenate([[i] * len(flat[k]) for i, k in enumerate(names)])
     distances = torch.cdist(everything, everything)
-    distances.fill_diagonal_(float("inf"))
+    if starts is not None:  # the seed itself and other images' seeds from its start
+        start_of = torch.from_numpy(np.concatenate([np.asarray(starts[k]) for k in names]))
+        distances.masked_fill_(start_of[:, None] == start_of[None, :], float("inf"))
+    else:
+        distances.fill_diagonal_(float("inf"))
     nearest = labels[distances.argmin(1).numpy()]
     attribution = np.zeros((len(names), len(names)))
     for i in range(len(names)):
@@ -68,7 +100,7 @@ def cloud_separation(clouds: dict[str, torch.Tensor], images: dict[str, torch.Te
         for i, a in enumerate(names):
             for j, b in enumerate(names):
                 image_rms[i, j] = float((images[a] - images[b]).pow(2).mean().sqrt())
-    return Separation(names, within, between, attribution, image_rms)
+    return Separation(names, within, between, same_start if starts is not None else {}, attribution, image_rms)
 
 
 @dataclass

@@ -19,6 +19,7 @@ import torch
 from sklearn.decomposition import PCA
 from sklearn.metrics import silhouette_score
 
+from core.seeds import reference_noise
 from core.study.statistics import check_seed_batch
 from core.study.tolerance import StudyInputError
 
@@ -76,8 +77,8 @@ def project_seeds(groups: dict[str, torch.Tensor], method: Literal["pca", "umap"
                   seed: int = 0, n_neighbors: int = 15) -> Projection:
     """Project seeds {name: (n_i, C, H, W)} (all of one shape) to 2-D together.
 
-    random_reference > 0 adds that many N(0, I) seeds (torch.Generator seeded with `seed`) as the
-    last group, RANDOM_GROUP. `seed` also fixes UMAP's random_state (deterministic, single thread).
+    random_reference > 0 adds that many N(0, I) seeds (core.seeds.reference_noise) as the last
+    group, RANDOM_GROUP. `seed` fixes UMAP's random_state (deterministic, single thread).
     UMAP uses min(n_neighbors, N - 1) neighbours and needs N >= 3; PCA needs N >= 2."""
     if method not in METHODS:
         raise StudyInputError(f"unknown projection method {method!r}; choose one of {', '.join(METHODS)}")
@@ -98,8 +99,7 @@ def project_seeds(groups: dict[str, torch.Tensor], method: Literal["pca", "umap"
         raise StudyInputError(f"all groups need seeds of one shape, got {shapes}")
     if random_reference > 0:
         shape = next(iter(shapes.values()))
-        reference = torch.randn((random_reference, *shape), generator=torch.Generator().manual_seed(seed))
-        checked[RANDOM_GROUP] = reference.double()
+        checked[RANDOM_GROUP] = reference_noise(random_reference, shape).double()
 
     names = list(checked)
     points = torch.cat([checked[name].flatten(1) for name in names]).numpy()  # (N, D)

@@ -125,6 +125,20 @@ def _write_figures(result: StudyResult, folder: Path) -> dict[str, str]:
     return written
 
 
+def _interleaving(separation: dict) -> str:
+    """How the sampled clouds of different images sit, for the findings table."""
+    text = (f"; yet the clouds interleave: among seeds from other starts, a seed's nearest is in its own cloud "
+            f"{100 * separation['self_attribution']:.0f}% of the time, between-cloud distances "
+            f"{separation['between_distance_mean']:.1f} vs within {separation['within_distance_mean']:.1f}")
+    same = separation.get("same_start_distance_mean", float("nan"))
+    if same == same:  # a study that recorded the starts
+        closer = same < separation["within_distance_mean"]
+        text += (f"; two images' seeds from one start are {same:.1f} apart, "
+                 + ("closer than one image's seeds from two starts: where a descent ends depends more on its start than on the image"
+                    if closer else "no closer than one image's seeds from two starts"))
+    return text
+
+
 def _fmt(value, digits: int = 3) -> str:
     if value is None:
         return "n/a"
@@ -229,8 +243,7 @@ def findings(s: dict, a: dict[str, np.ndarray]) -> list[list[str]]:
         rows.append(["Do the sets of two images intersect?",
                      ("no, certainly: " if all_disjoint else "certainly not for ") + ", ".join(f"{n}/{s['image_pairs']} pairs at {lv}" for lv, n in disjoint.items())
                      + ", whose images are further apart than 2 sqrt(eps) (triangle inequality)"
-                     + (f"; yet the clouds interleave: a seed's nearest other seed is in its own cloud {100 * separation['self_attribution']:.0f}% of the time, "
-                        f"between-cloud distances {separation['between_distance_mean']:.1f} vs within {separation['within_distance_mean']:.1f}" if separation else "")])
+                     + (_interleaving(separation) if separation else "")])
     hull = [p for v in images.values() for p in v.get(levels[0], {}).get("canonical", [])]
     if hull:
         by_name: dict[str, list] = {}
@@ -355,9 +368,13 @@ def render_markdown(s: dict, figure_names: dict[str, str], title: str, a: dict[s
     out += [f"Pairs of images whose sets cannot intersect (RMS distance > 2 sqrt(eps)): "
             + ", ".join(f"{k}: {v}/{s['image_pairs']}" for k, v in s.get("disjoint_pairs_by_triangle_inequality", {}).items()), ""]
     rows = [[level, v["clouds"], v["within_distance_mean"], v["within_distance_max"], v["between_distance_mean"], v["between_distance_min"],
-             v["self_attribution"]] for level, v in s.get("separation", {}).items()]
+             v.get("same_start_distance_mean", float("nan")), v["self_attribution"]] for level, v in s.get("separation", {}).items()]
     if rows:
-        out += [_table(["level", "clouds", "within mean", "within max", "between mean", "between min", "nearest neighbour in own cloud"], rows), ""]
+        out += [_table(["level", "clouds", "within mean", "within max", "between mean (other starts)", "between min (other starts)",
+                        "same start, two images: mean", "nearest neighbour (other starts) in own cloud"], rows), "",
+                "Every image's cloud descends from the same N(0, I) starts, and a descent ends near its start: the seeds of two "
+                "images from one start are compared apart ('same start'), and a seed's nearest neighbour is taken among seeds "
+                "from other starts.", ""]
     if "third_set" in s:
         t = s["third_set"]
         out += [f"Segments between clouds of {t['a']} and {t['b']} entering emb(x) of {t['third']}: {t['segments_entering_third_set']}/{t['pairs']} "

@@ -26,7 +26,7 @@ from core.atomic import atomic_path
 from core.checkpoint import content_hash
 from core.embedding import embed
 from core.generator import DiffusionGenerator
-from core.seeds import seeded_noise
+from core.seeds import reference_noise, seeded_noise
 from core.study.canonical import canonical_positions
 from core.study.clouds import CloudConfig, descend_to_tolerance, sample_cloud
 from core.study.connectivity import relaxed_path, segment_graph
@@ -153,13 +153,15 @@ def run_study(
         eps = mse_from_psnr(float(level[:-2]))
         usable = {k: v for k, v in clouds.items() if len(v) >= 2}
         if len(usable) >= 2:
-            separation = cloud_separation(usable, {k: i.image for i in images for k in usable if i.name == k})
+            starts = {k: arrays[f"{k}/members_start_{level}"] for k in usable}  # clouds share their starts
+            separation = cloud_separation(usable, {k: i.image for i in images for k in usable if i.name == k}, starts)
             summary["separation"][level] = {**separation.summary(eps), "names": separation.names,
                                             "attribution": separation.attribution.tolist(),
                                             "image_rms": separation.image_rms.tolist()}
             arrays[f"separation/{level}/attribution"] = separation.attribution
             arrays[f"separation/{level}/within"] = np.concatenate(list(separation.within.values()))
             arrays[f"separation/{level}/between"] = np.concatenate(list(separation.between.values()))
+            arrays[f"separation/{level}/same_start"] = np.concatenate(list(separation.same_start.values()))
     pairs = [(a, b) for i, a in enumerate(images) for b in images[i + 1 :]]
     loose = mse_from_psnr(levels[0])
     summary["disjoint_pairs_by_triangle_inequality"] = {
@@ -197,7 +199,7 @@ def run_study(
     stages.update(1)
 
     note("seed statistics")
-    random_seeds = seeded_noise(list(range(50_000, 50_000 + config.random_reference)), generator.image_shape)
+    random_seeds = reference_noise(config.random_reference, generator.image_shape)
     groups = {"random N(0, I)": random_seeds,
               "z* (test images)": _stack([special[i.name]["exact"] for i in images if i.kind == "test"]),
               "z* (photos)": _stack([special[i.name]["exact"] for i in images if i.kind == "photo"]),
@@ -302,10 +304,12 @@ def _study_one_image(generator, item: StudyImage, config: StudyConfig, levels: l
                    "cloud_iterations": cloud.iterations.numpy()})
     level_members = {_level_name(levels[0]): cloud.members}
     level_mse = {_level_name(levels[0]): cloud.mse[cloud.inside]}
-    previous = cloud.members
+    level_starts = {_level_name(levels[0]): np.asarray(cloud.start_seeds, dtype=np.int64)[cloud.inside.numpy()]}
+    previous, previous_starts = cloud.members, level_starts[_level_name(levels[0])]
     for psnr_db, eps in zip(levels[1:], eps_levels[1:]):
         if len(previous) == 0:
             level_members[_level_name(psnr_db)], level_mse[_level_name(psnr_db)] = previous, torch.zeros(0)
+            level_starts[_level_name(psnr_db)] = previous_starts
             continue
         note(f"{item.name}: polishing to {psnr_db:g} dB")
         began = time.perf_counter()
@@ -314,11 +318,13 @@ def _study_one_image(generator, item: StudyImage, config: StudyConfig, levels: l
         out[f"polish_{_level_name(psnr_db)}"] = {"seeds": len(previous), "inside": int(inside.sum()),
                                                  "iterations_mean": float(used.float().mean()), "seconds": time.perf_counter() - began,
                                                  "moved_mean": float((polished - previous).flatten(1).norm(dim=1).mean())}
-        previous = polished[inside]
+        previous, previous_starts = polished[inside], previous_starts[inside.numpy()]
         level_members[_level_name(psnr_db)], level_mse[_level_name(psnr_db)] = previous, mse[inside]
+        level_starts[_level_name(psnr_db)] = previous_starts
     for level, seeds in level_members.items():
         arrays[f"members_{level}"] = seeds.numpy()
         arrays[f"members_mse_{level}"] = level_mse[level].numpy()
+        arrays[f"members_start_{level}"] = level_starts[level]  # the torch seed of each member's N(0, I) start
 
     note(f"{item.name}: Jacobian at z*")
     geometry = local_geometry(generator, named["exact"], config.steps)
@@ -367,8 +373,12 @@ def _study_one_image(generator, item: StudyImage, config: StudyConfig, levels: l
 CROSS_IMAGE_SETTINGS = ("convergence_seeds", "convergence_iterations", "random_reference", "umap")
 
 
+# what a cached image holds; a change invalidates older caches (2: the start of each member seed)
+CACHE_FORMAT = 2
+
+
 def _cache_path(cache_dir, generator, embedder, config: StudyConfig, item: StudyImage) -> Path:
-    digest = hashlib.sha256()
+    digest = hashlib.sha256(f"format {CACHE_FORMAT}".encode())
     digest.update(content_hash(generator.state_dict()).encode())
     digest.update((content_hash(embedder.state_dict()) if embedder is not None else "no embedder").encode())
     per_image = {k: v for k, v in _config_summary(config).items() if k not in CROSS_IMAGE_SETTINGS}
