@@ -23,7 +23,7 @@ from core.cli_checks import (IMAGE_OUTPUT_SUFFIXES, MAX_BATCH, MAX_GRID_PIXELS, 
                              check_count, check_finite, check_output_dir, check_output_file, cli_main, int_range, refuse_overlap)
 from core.images import make_grid, to_pil
 from core.seed_files import load_seed_file
-from core.seeds import parse_seed_list, seeded_noise
+from core.seeds import count_seed_list, parse_seed_list, seeded_noise
 
 DEFAULT_CHECKPOINT = Path(__file__).resolve().parent.parent / "assets" / "fashion"
 PIXELS_PER_BATCH = 256 * 64 * 64  # caps the batch for large images (memory), whatever --batch-size says
@@ -45,22 +45,6 @@ def build_parser() -> ArgumentParser:
     return parser
 
 
-def count_seed_list(text: str) -> int:
-    """How many seeds '0-63,100' names, counted without expanding the ranges (0 if malformed:
-    parse_seed_list then says what is wrong)."""
-    total = 0
-    for part in str(text).replace(" ", "").split(","):
-        try:
-            if "-" in part[1:]:
-                cut = part.index("-", 1)
-                total += max(0, int(part[cut + 1:]) - int(part[:cut]) + 1)
-            elif part:
-                total += 1
-        except ValueError:
-            return 0
-    return total
-
-
 def grid_pixels(count: int, image_size: int, columns: int | None, scale: int) -> int:
     """Pixels of make_grid's output for `count` square images."""
     columns = columns or math.ceil(math.sqrt(count))
@@ -78,9 +62,8 @@ def main(argv: list[str] | None = None) -> int:
         noise = load_seed_file(args.seed_file, generator.image_shape, max_count=MAX_SEEDS)
         names = [f"{Path(args.seed_file).stem}_{i:04d}" for i in range(len(noise))]
     else:
-        check_count(count_seed_list(args.seeds), MAX_SEEDS, "seeds", "split the list over several runs")
+        check_count(count_seed_list(args.seeds), MAX_SEEDS, "seeds", "split the list over several runs")  # before expanding
         seeds = parse_seed_list(args.seeds)
-        check_count(len(seeds), MAX_SEEDS, "seeds", "split the list over several runs")
         noise, names = seeded_noise(seeds, generator.image_shape), [f"seed{s:06d}" for s in seeds]
     pixels = grid_pixels(len(noise), generator.config.image_size, args.columns, args.scale)
     if pixels > MAX_GRID_PIXELS:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import torch
 
 
-def parse_seed_list(text: str) -> list[int]:
-    """'0-3,7,10-11' -> [0, 1, 2, 3, 7, 10, 11] (ranges inclusive, as in EDM's parse_int_list)."""
-    seeds: list[int] = []
+def _seed_ranges(text: str) -> list[tuple[int, int]]:
+    """'0-3,7' -> [(0, 3), (7, 7)], inclusive ranges, checked but not expanded."""
+    ranges: list[tuple[int, int]] = []
     for part in str(text).replace(" ", "").split(","):
         if not part:
             continue
@@ -17,16 +17,33 @@ def parse_seed_list(text: str) -> list[int]:
                 low, high = int(part[:cut]), int(part[cut + 1 :])
                 if high < low:
                     raise ValueError
-                seeds.extend(range(low, high + 1))
             else:
-                seeds.append(int(part))
+                low = high = int(part)
         except ValueError:
             raise ValueError(f"bad seed list item {part!r}: use numbers and ranges like '0-63,100'") from None
-    if not seeds:
+        ranges.append((low, high))
+    if not ranges:
         raise ValueError("the seed list is empty")
-    if any(s < 0 or s >= 2**63 for s in seeds):
+    if any(low < 0 or high >= 2**63 for low, high in ranges):
         raise ValueError("seeds must be between 0 and 2**63 - 1")
-    return seeds
+    return ranges
+
+
+def count_seed_list(text: str) -> int:
+    """How many seeds '0-63,100' names, counted without expanding the ranges (ValueError if malformed)."""
+    return sum(high - low + 1 for low, high in _seed_ranges(text))
+
+
+def parse_seed_list(text: str, max_count: int | None = None) -> list[int]:
+    """'0-3,7,10-11' -> [0, 1, 2, 3, 7, 10, 11] (ranges inclusive, as in EDM's parse_int_list).
+
+    With `max_count`, a list naming more seeds is refused before any range is expanded
+    ('0-100000000' would otherwise build a list of 10^8 numbers first)."""
+    ranges = _seed_ranges(text)
+    count = sum(high - low + 1 for low, high in ranges)
+    if max_count is not None and count > max_count:
+        raise ValueError(f"{count:,} seeds asked; at most {max_count:,} at a time")
+    return [seed for low, high in ranges for seed in range(low, high + 1)]
 
 
 def seeded_noise(seeds: list[int], shape: tuple[int, int, int], device: str | torch.device = "cpu") -> torch.Tensor:

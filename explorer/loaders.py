@@ -50,11 +50,14 @@ def fashion_test_images(count: int) -> np.ndarray:
     return images[:count].numpy()
 
 
+MAX_GENERATED = 256  # images the Generate page makes and shows at once
+
+
 @st.cache_data(show_spinner="generating...")
 def generate_images(name: str, seed_text: str, steps: int) -> np.ndarray:
-    """Seeds -> (N, C, H, W) float32 images in [0, 1]."""
+    """Seeds -> (N, C, H, W) float32 images in [0, 1] (ValueError for a bad list or more than MAX_GENERATED seeds)."""
     generator = get_generator(name)
-    seeds = parse_seed_list(seed_text)
+    seeds = parse_seed_list(seed_text, max_count=MAX_GENERATED)
     with torch.no_grad():
         return generator.generate(seeded_noise(seeds, generator.image_shape), steps=steps).numpy()
 
@@ -73,6 +76,12 @@ def training_log(name: str) -> pd.DataFrame | None:
     if not path.is_file():
         return None
     return pd.DataFrame([json.loads(line) for line in path.read_text().splitlines() if line.strip()])
+
+
+def generator_training(name: str) -> dict:
+    """The `training` section of a shipped generator's config.json ({} if none)."""
+    path = ASSETS / name / "config.json"
+    return json.loads(path.read_text()).get("training", {}) if path.is_file() else {}
 
 
 def benchmark_table(name: str) -> str | None:
@@ -483,7 +492,7 @@ def findings_table(summary: dict) -> pd.DataFrame:
     rows = []
 
     def add(question: str, level: str, answer: str) -> None:
-        rows.append({"question": question, "tolerance": level, "measured": answer})
+        rows.append({"question": question, "tolerance": level, "measured": answer})  # "any": the row has no tolerance ("-" renders as a bullet)
 
     clouds = [(v["cloud"]["inside"], v["cloud"]["seeds"]) for v in images.values()]
     add("Does descent from random starts reach emb(x)? (cloud seeds inside)", levels[0], _pooled(clouds))
@@ -526,11 +535,11 @@ def findings_table(summary: dict) -> pd.DataFrame:
                 + (f"; same start, two images {same:.1f} apart vs {separation['within_distance_mean']:.1f} within a cloud" if same == same else ""))
     if "ood" in summary:
         o = summary["ood"]
-        add("Do seeds of foreign images look different? (OOD score of z*, AUROC)", "-",
+        add("Do seeds of foreign images look different? (OOD score of z*, AUROC)", "any",
             f"{o.get('auroc', float('nan')):.3g} (95% CI {o.get('ci_low', float('nan')):.3g}-{o.get('ci_high', float('nan')):.3g}), "
             f"{o.get('test_images')} test images vs {o.get('photos')} photos")
     for kind, v in summary.get("independence", {}).items():
-        add(f"Does a seed mean the same image under a second generator? ({kind} seeds, PSNR)", "-",
+        add(f"Does a seed mean the same image under a second generator? ({kind} seeds, PSNR)", "any",
             f"same seed {v.get('paired_mean', float('nan')):.3g} dB vs unrelated {v.get('unrelated_cross_mean', float('nan')):.3g} dB; "
             f"{100 * (v.get('share_paired_above_unrelated_p95') or 0):.0f}% of {v.get('count')} seeds above the unrelated 95th percentile")
     return pd.DataFrame(rows)
@@ -590,7 +599,8 @@ def compute_study(generator_dir: str, images: list[tuple[str, np.ndarray, str, s
                          convexity_samples=int(settings.get("convexity_samples", 16)), convergence_seeds=0,
                          random_reference=int(settings.get("random_reference", 64)), umap=False, relaxed_pairs=1)
     items = [StudyImage(name, to_tensor(image), source, kind) for name, image, source, kind in images]
-    result = run_study(generator, items, config, embedder=embedder, progress=progress)
+    # each finished image is kept: a run stopped by leaving the page (Streamlit stops the script) loses only the image it was on
+    result = run_study(generator, items, config, embedder=embedder, progress=progress, cache_dir=computed_studies_dir() / "cache")
     result.summary.update({"generator": generator_dir, "embedder": str(embedder_dir) if embedder is not None else None, "twin": None,
                            "command": "explorer Home page: " + " ".join(shlex.quote(f"{k}={v}") for k, v in sorted(settings.items())),
                            "torch_threads": torch.get_num_threads(), "machine": f"{os.cpu_count()} CPU cores"})

@@ -25,5 +25,7 @@ directions = get_directions()
 target = st.selectbox("toward class", directions.class_names, index=directions.class_names.index("Dress"))
 strengths = (0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0)
 moved = direction_path(fashion_test_images(10_000)[index], target, strengths)
-st.caption(f"source class (classifier on the input): {moved['source']}")
+st.caption(f"The test image as it is (without the painted bar). Source class (classifier on it): {moved['source']}.")
+if moved["source"] == target:
+    st.info(f"The image is already classified as {target}: its direction is zero, so every s gives the same image. Choose another class.")
 st.image(to_display(moved["images"]), width=112, caption=[f"s={s:g}: {label}" for s, label in zip(strengths, moved["labels"])])

@@ -49,13 +49,16 @@ def _hover(label: str, psnr: float | None) -> str:
 
 colours = {name: colour for name, colour in zip(study.names, px.colors.qualitative.Dark24)}
 colours["random"] = "lightgrey"
+SYMBOLS_NAME = {"random": "random N(0, I)"}  # the reference group's legend entry
 columns = st.columns(2)
 for column, method in zip(columns, ("umap", "pca")):
     with column:
         st.subheader(method.upper())
         entry = tables[method]
         if entry is None and method == "umap":
-            st.info("UMAP is not in this study (it was computed with --no-umap).")
+            made_here = str(study.summary.get("command", "")).startswith("explorer")
+            st.info("UMAP is not in this study (" + ("studies computed in the explorer skip it" if made_here else "it was computed with --no-umap")
+                    + ").")
             if not st.toggle("compute UMAP of these seeds now (~30 s the first time: numba compiles)", key="clouds_compute_umap"):
                 continue
             with st.spinner("UMAP..."):
@@ -66,13 +69,14 @@ for column, method in zip(columns, ("umap", "pca")):
         figure = go.Figure()
         for (image, kind), part in points.groupby(["image", "kind"], sort=False):
             first_of_image = part.index[0] == points.index[points["image"] == image][0]
-            figure.add_scatter(x=part["x"], y=part["y"], mode="markers", name=image, legendgroup=image, showlegend=bool(first_of_image),
+            figure.add_scatter(x=part["x"], y=part["y"], mode="markers", name=SYMBOLS_NAME.get(image, image), legendgroup=image,
+                               showlegend=bool(first_of_image), opacity=0.75,  # overlapping clouds stay visible
                                customdata=part["row"].tolist(),  # a list: plotly sends numpy arrays as typed bytes
                                hovertext=[_hover(lab, p) for lab, p in zip(part["label"], part["psnr_db"])],
                                hoverinfo="text", marker={"size": 9, "color": colours.get(image, "black"), "symbol": SYMBOLS.get(kind, "circle"),
                                                          "line": {"width": 0.5, "color": "white"}})
-        for kind, symbol in SYMBOLS.items():  # a legend for the symbols
-            if kind in set(points["kind"]):
+        for kind, symbol in SYMBOLS.items():  # a legend for the symbols (the random reference has its own entry)
+            if kind in set(points["kind"]) and kind != "random N(0, I)":
                 figure.add_scatter(x=[None], y=[None], mode="markers", name=kind, legendgroup="kinds",
                                    marker={"size": 9, "color": "dimgrey", "symbol": symbol})
         selected = labels.index(st.session_state[POINT_KEY])
@@ -80,7 +84,9 @@ for column, method in zip(columns, ("umap", "pca")):
                            marker={"size": 18, "color": "rgba(0,0,0,0)", "line": {"width": 2, "color": "black"}}, hoverinfo="skip")
         axis = "PC" if method == "pca" else "UMAP"
         figure.update_layout(height=460, xaxis_title=f"{axis} 1", yaxis_title=f"{axis} 2", clickmode="event+select")
-        figure.update_layout(legend={"font": {"size": 10}}, margin={"l": 10, "r": 10, "t": 10, "b": 10})
+        # the legend below the map: beside it, a long list of images pushed the symbol key out of view
+        figure.update_layout(legend={"font": {"size": 10}, "orientation": "h", "yanchor": "top", "y": -0.15},
+                             margin={"l": 10, "r": 10, "t": 10, "b": 10})
         st.plotly_chart(figure, key=f"clouds_{method}", on_select=lambda k=f"clouds_{method}": _pick(k),
                         selection_mode="points", width="stretch")
         summary = study.summary.get("projections", {}).get(method, {})

@@ -3,9 +3,10 @@
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
+from sklearn.decomposition import PCA
 
 from core.study.tolerance import mse_from_psnr
-from explorer.loaders import (components_of, current_study, project_groups, psnr_db, search_relaxed_path, select_cloud_image,
+from explorer.loaders import (components_of, current_study, psnr_db, search_relaxed_path, select_cloud_image,
                               study_generator)
 
 REQUESTS_KEY = "connectivity_searches"  # path searches asked for in this session (results come from the cache)
@@ -67,11 +68,10 @@ else:
                  f"worst sub-segment {float(psnr_db(path['worst_sub_segment_mse'])):.1f} dB; the straight segment's worst point "
                  f"{float(psnr_db(path['straight_worst_mse'])):.1f} dB.")
 
-groups = {"cloud": members}
-if path is not None:
-    groups["path"] = path["seeds"]
-projected = project_groups(groups, "pca")
-xy = projected["coordinates"]
+# PCA fitted to the cloud alone, the path projected into it: the seeds stay where they were when a path is added
+plane = PCA(n_components=2).fit(np.asarray(members).reshape(len(members), -1))
+xy = plane.transform(np.concatenate([np.asarray(members), path["seeds"]]).reshape(-1, plane.n_features_in_) if path is not None
+                     else np.asarray(members).reshape(len(members), -1))
 figure = go.Figure()
 for i, j in pairs:
     if adjacency[i, j]:

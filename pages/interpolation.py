@@ -11,8 +11,8 @@ study = current_study()
 st.markdown(
     "Two seeds, and the images G makes along the **straight line** between them and along the **great circle** "
     "(slerp, which keeps the seed's norm near that of random noise). For two seeds of one image the question is whether "
-    "the path stays inside emb_ε(x) (the error stays under the dashed tolerance lines); for seeds of two images, how the "
-    "image morphs. Errors are PSNR of G(seed) against the start image (and the end image)."
+    "the path stays inside emb_ε(x) (the PSNR stays above the dashed tolerance lines); for seeds of two images, how the "
+    "image morphs. The curves are the PSNR of G(seed) against the start image (and the end image)."
 )
 
 

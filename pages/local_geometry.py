@@ -12,7 +12,10 @@ st.markdown(
     "Near z\\*, G(z\\* + d) ≈ G(z\\*) + J d, with J the Jacobian of G (pixels by seed entries). If every singular value "
     "σ_i of J is above zero (above float32 round-off, to be certain), G is **locally injective**: emb(x) at exact equality is the single point z\\*. At a tolerance ε, "
     "emb_ε(x) is close to an ellipsoid with half-axis sqrt(N ε)/σ_i along the i-th seed direction v_i (N pixels): small σ, "
-    "long axis. The images below move z\\* along the most and the least sensitive directions by that half-axis."
+    "long axis. The images below move z\\* along the most and the least sensitive directions by a = that half-axis at "
+    f"the first tolerance ({study.levels[0]}), capped at sqrt(D) = {np.sqrt(np.prod(study.image_shape)):.0f}, the norm of a "
+    "random seed. Where an axis is longer than that (the least sensitive ones usually are), the step leaves the first "
+    "order and the images show what G does to a seed pushed that far."
 )
 name = st.selectbox("image", study.names)
 geometry = study.summary["images"][name]["local_geometry"]
@@ -61,8 +64,12 @@ for level in study.levels:
         measured, predicted = study.arrays[key], study.arrays[f"{name}/ellipsoid_predicted_{level}"]
         check = go.Figure()
         check.add_scatter(x=predicted, y=measured, mode="markers", name="cloud seeds")
-        top = float(max(measured.max(), predicted.max()))
-        check.add_scatter(x=[0, top], y=[0, top], mode="lines", line={"dash": "dash", "color": "grey"}, name="measured = predicted")
+        # log-log: the measured errors sit at the tolerance, orders of magnitude below what the first order predicts
+        positive = np.concatenate([measured, predicted])
+        positive = positive[positive > 0]
+        low, top = (float(positive.min()), float(positive.max())) if len(positive) else (1e-6, 1.0)
+        check.add_scatter(x=[low, top], y=[low, top], mode="lines", line={"dash": "dash", "color": "grey"}, name="measured = predicted")
         check.update_layout(xaxis_title="first-order MSE |J (z - z*)|² / N", yaxis_title="measured MSE(G(z), x)", height=320,
-                            margin={"t": 30}, title=f"Does the first order hold for the cloud at {level}?")
+                            margin={"t": 30}, title=f"Does the first order hold for the cloud at {level}?",
+                            xaxis_type="log", yaxis_type="log")
         st.plotly_chart(check, width="stretch")

@@ -3,8 +3,9 @@
 import plotly.express as px
 import streamlit as st
 
-from explorer.loaders import (active_study_dir, benchmark_table, findings_table, generator_names, generate_images, open_study,
-                              to_display, training_log)
+from core.training import validation_kind
+from explorer.loaders import (active_study_dir, benchmark_table, findings_table, generator_names, generate_images, generator_training,
+                              open_study, to_display, training_log)
 
 st.title("Embedding images in DDIM diffusion models")
 st.write(
@@ -32,10 +33,20 @@ for name in names:
     with left:
         st.image(to_display(generate_images(name, "0-15", 10), scale=3), width=84)
     with right:
-        log = training_log(name)
+        log, training = training_log(name), generator_training(name)
         if log is not None and "val_loss" in log:
-            figure = px.line(log, x="epoch", y=["train_loss", "val_loss"], title="noise-prediction loss per epoch")
+            distilled = "distillation" in training
+            # a distilled student's training loss is its error against the teacher's targets, another quantity
+            # than the validation noise-prediction loss (in MSE, core.training.validation_kind): plot that one alone
+            columns = ["val_loss"] if distilled else ["train_loss", "val_loss"]
+            unit = validation_kind(training).upper() if training.get("loss") else "loss"
+            figure = px.line(log, x="epoch", y=columns, markers=True,
+                             title=f"noise-prediction loss ({unit}) per epoch" + (", test images" if distilled else ""),
+                             labels={"value": unit, "variable": ""})
             st.plotly_chart(figure, width="stretch")
+            if distilled:
+                st.caption(f"Step-distilled ({len(log)} epoch{'s' if len(log) > 1 else ''}): its training loss, the error against "
+                           "the teacher's targets, is another quantity and is not shown.")
         else:
             st.info("No training log shipped with this generator.")
 

@@ -20,8 +20,26 @@ st.markdown(
 
 st.header("Seed values against N(0, 1)")
 table = study.summary.get("statistics", [])
+# what each column of core.study.statistics' summary means (tests at the 5% level; "pass": consistent with N(0, 1))
+COLUMNS = {
+    "name": ("group", "whose seeds"), "count": ("seeds", "seeds in the group"), "dimension": ("D", "values per seed"),
+    "mean_norm": ("|z| / sqrt(D)", "1 for N(0, I)"), "mean_mean": ("mean", "mean value of a seed, averaged over the group"),
+    "mean_std": ("std", "standard deviation of a seed's values"), "mean_skewness": ("skewness", "0 for N(0, 1)"),
+    "mean_excess_kurtosis": ("excess kurtosis", "0 for N(0, 1); heavy tails above"),
+    "mean_autocorr_h": ("lag-1 corr. (horizontal)", "correlation of horizontally neighbouring values; 0 for white noise"),
+    "mean_autocorr_v": ("lag-1 corr. (vertical)", "correlation of vertically neighbouring values; 0 for white noise"),
+    "mean_abs_autocorr": ("mean |autocorr.|", "mean absolute correlation over small lags"),
+    "share_ks_pass": ("KS pass", "share of seeds that pass Kolmogorov-Smirnov against N(0, 1)"),
+    "share_shapiro_pass": ("Shapiro pass", "share that pass Shapiro-Wilk (normal shape, any mean and scale)"),
+    "share_departure_pass": ("departure pass", "share whose departure score (mean, norm, Jarque-Bera, autocorrelation; chi2(6)) passes"),
+    "mean_departure_score": ("departure score", "mean; about 6 for N(0, I)"),
+    "share_ood_pass": ("OOD pass", "share whose OOD score (standardised lag-1 autocorrelation) passes, one-sided"),
+    "mean_ood_score": ("OOD score (mean)", "about 0 for white noise, high for smooth structure"),
+    "median_ood_score": ("OOD score (median)", ""),
+}
 if table:
-    st.dataframe(table, hide_index=True)
+    st.dataframe([{COLUMNS.get(k, (k,))[0]: v for k, v in row.items()} for row in table], hide_index=True,
+                 column_config={label: st.column_config.Column(help=help_text) for label, help_text in COLUMNS.values() if help_text})
 names = [row["name"] for row in table] or [k.split("/")[1] for k in study.arrays if k.endswith("/values_sample")]
 chosen = st.multiselect("groups", names, default=names[:2])
 grid = np.linspace(-4, 4, 200)
@@ -35,16 +53,22 @@ figure.update_layout(barmode="overlay", xaxis_title="seed value", yaxis_title="d
 st.plotly_chart(figure, width="stretch")
 
 st.header("Spatial autocorrelation")
+MAX_LAG = 5  # farther lags are near 0 for every group
 groups = statistics_groups(study)
-st.caption("Mean 2-D autocorrelation of the group's seeds, zero lag in the centre: white noise is one bright centre pixel.")
+st.caption(f"Mean 2-D autocorrelation of the group's seeds at lags up to ±{MAX_LAG}, zero lag in the centre (1 by definition, "
+           "off the colour scale): white noise is the centre alone, image structure lights up its neighbours.")
 left, right = st.columns(2)
 for column, side, default in ((left, "left", "random N(0, I)"),
                               (right, "right", next((g for g in groups if g.startswith("z*")), list(groups)[-1]))):
     with column:
         group = st.selectbox("group", list(groups), index=list(groups).index(default) if default in groups else 0, key=f"ac_{side}")
         image = autocorrelation(groups[group])
-        shown = px.imshow(image, color_continuous_scale="RdBu_r", zmin=-0.3, zmax=0.3, height=320,
-                          labels={"color": "correlation"}, title=f"{group} ({len(groups[group])} seeds)")
+        centre_y, centre_x = image.shape[0] // 2, image.shape[1] // 2
+        lags = np.arange(-MAX_LAG, MAX_LAG + 1)
+        shown = px.imshow(image[centre_y - MAX_LAG : centre_y + MAX_LAG + 1, centre_x - MAX_LAG : centre_x + MAX_LAG + 1],
+                          x=lags, y=lags, color_continuous_scale="RdBu_r", zmin=-0.3, zmax=0.3, height=340,
+                          labels={"color": "correlation", "x": "horizontal lag", "y": "vertical lag"},
+                          title=f"{group} ({len(groups[group])} seeds)")
         st.plotly_chart(shown, width="stretch")
 
 st.header("Out-of-distribution score")
@@ -53,7 +77,8 @@ if scores:
     figure = go.Figure()
     for group, values in scores.items():
         figure.add_histogram(x=values, name=group, opacity=0.55, histnorm="probability density")
-    figure.update_layout(barmode="overlay", xaxis_title="OOD score (standardised lag-1 autocorrelation)", height=320, margin={"t": 20})
+    figure.update_layout(barmode="overlay", xaxis_title="OOD score (standardised lag-1 autocorrelation)", yaxis_title="density",
+                         height=320, margin={"t": 20})
     st.plotly_chart(figure, width="stretch")
 if "ood" in study.summary:
     o = study.summary["ood"]
@@ -64,7 +89,7 @@ if "ood" in study.summary:
     separated = go.Figure()
     separated.add_histogram(x=study.arrays["ood/scores_in"], name=f"test images ({o['test_images']})", opacity=0.6)
     separated.add_histogram(x=study.arrays["ood/scores_out"], name=f"photos and faces ({o['photos']})", opacity=0.6)
-    separated.update_layout(barmode="overlay", xaxis_title="OOD score of z*", height=300, margin={"t": 20})
+    separated.update_layout(barmode="overlay", xaxis_title="OOD score of z*", yaxis_title="images", height=300, margin={"t": 20})
     st.plotly_chart(separated, width="stretch")
 else:
     st.info("This study has no out-of-distribution section (it needs the 28x28 generator, test images and photos).")
@@ -89,6 +114,10 @@ else:
         st.stop()
     result = compare_two_generators(str(first), str(twin), 64, study.steps)
     source = f"computed now: A `{first.name}`, B `{twin.name}`"
+study_generator_dir = study.generator_dir()
+if pair is not None and study_generator_dir is not None and pair[0].resolve() != study_generator_dir.resolve():
+    source += (f" (not the study's generator `{study_generator_dir.name}`, which has no twin: this pair shares one training "
+               "recipe and differs only in its initial weights, as the probe needs)")
 st.caption(f"Same seeds, generator A (top) and generator B (bottom); {source}.")
 st.image(to_display(result["images_a"], scale=3), width=84)
 st.image(to_display(result["images_b"], scale=3), width=84)

@@ -54,7 +54,7 @@ else:
     st.image(to_display(study.images(), scale=3), width=84,
              caption=[f"{n} ({s['images'][n]['kind']})" for n in study.names])
     missing = [label for key, label in (("independence", "independence (no second generator)"), ("ood", "out-of-distribution AUROC"),
-                                        ("separation", "intersection (needs 2 images)")) if key not in s]
+                                        ("separation", "intersection (needs 2 images)")) if not s.get(key)]  # a 1-image study has separation {}
     if "umap" not in s.get("projections", {}):
         missing.append("UMAP")
     if missing:
@@ -106,7 +106,8 @@ with st.expander("Compute a new study", expanded=study is None):
     psnr = middle.number_input("tolerance (PSNR, dB)", min_value=10.0, max_value=50.0, value=30.0, step=1.0)
     iterations = right.slider("Gauss-Newton iterations per seed (at most)", 5, 100, 40, step=5)
     st.caption(f"{len(chosen)} image(s) chosen" + (f"; at most {MAX_NEW_IMAGES}" if len(chosen) > MAX_NEW_IMAGES else "")
-               + ". No UMAP, no convergence probe, no second generator: the shipped study has those.")
+               + ". No UMAP, no convergence probe, no second generator: the shipped study has those. Leaving the page or "
+               "changing a setting stops the computation; the images it finished are kept, and computing again reuses them.")
     ready = 1 <= len(chosen) <= MAX_NEW_IMAGES
     if st.button("Compute the study", type="primary", disabled=not ready):
         settings = {"psnr_levels": [float(psnr)], "cloud_size": int(cloud_size), "iterations": int(iterations),

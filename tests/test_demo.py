@@ -36,6 +36,8 @@ def test_same_seed_same_image(client):
 def test_bad_seed_list(client):
     with pytest.raises(Exception, match="bad seed list item"):
         client.predict("fashion", "x-1", 10, api_name="/generate")
+    with pytest.raises(Exception, match="100,000,001 seeds asked; at most"):  # refused before the list is built
+        client.predict("fashion", "0-100000000", 10, api_name="/generate")
 
 
 def test_embed_fixed_point_and_seed_file_round_trip(client, tmp_path):

@@ -90,6 +90,9 @@ def test_overview(study):
     assert cloud.startswith(f"{inside}/15 ")  # 3 images x 5 starts, pooled from study.json
     assert findings["question"].str.startswith("Is emb_eps(x) convex?").sum() == 2  # one row per tolerance
     assert findings["question"].str.contains("second generator").any()
+    # a distilled generator's curve is its validation loss alone, said so (its training loss is another quantity)
+    distilled = [c.value for c in app.caption if c.value.startswith("Step-distilled")]
+    assert "Step-distilled (2 epochs)" in " ".join(distilled) and len(distilled) == len(list(ROOT.glob("assets/fashion-distilled*"))) + 1
 
 
 def test_generate_page():
@@ -98,6 +101,8 @@ def test_generate_page():
     assert len(app.get("image")) == 1
     app.text_input[0].set_value("7-3").run()  # a bad seed list gives an error, not a crash
     assert not app.exception and "bad seed list item" in app.error[0].value
+    app.text_input[0].set_value("0-100000000").run()  # refused before 10^8 seeds are listed or generated
+    assert not app.exception and "100,000,001 seeds asked; at most 256" in app.error[0].value
 
 
 def test_embed_page():
@@ -111,9 +116,10 @@ def test_applications_page():
     app = open_page("applications")
     assert app.title[0].value == "Projection and directions"
     assert len(app.get("image")) == 2  # the projection row and the direction row
-    assert "source class (classifier on the input): Trouser" in app.caption[1].value
-    app.selectbox[0].set_value("Bag").run()
-    assert not app.exception
+    assert "Source class (classifier on it): Trouser." in app.caption[1].value
+    assert not app.info  # Dress is another class
+    app.selectbox[0].set_value("Trouser").run()  # the source class itself: a zero direction, said so
+    assert not app.exception and "already classified as Trouser" in app.info[0].value
 
 
 # --- the study pages ---
@@ -323,6 +329,7 @@ def test_home_computes_a_new_study(tmp_path, monkeypatch):
     assert not app.exception
     written = list((tmp_path / "computed").glob("study-*/report.md"))
     assert len(written) == 1
+    assert len(list((tmp_path / "computed" / "cache").glob("*.npz"))) == 1  # the image's results survive a stopped run
     assert metric(app, "images") == "1" and metric(app, "tolerances") == "12dB"
     app.switch_page("../pages/local_geometry.py").run()
     assert not app.exception and metric(app, "locally injective") in ("yes", "not certified")

@@ -5,7 +5,7 @@ import torch
 
 from core.sampling import ddim_generate, ddim_step, step_times
 from core.schedule import MAX_SIGNAL_RATE, MIN_SIGNAL_RATE, diffusion_schedule
-from core.seeds import parse_seed_list, seeded_noise
+from core.seeds import count_seed_list, parse_seed_list, seeded_noise
 
 
 def test_schedule_endpoints():
@@ -56,6 +56,10 @@ def test_parse_seed_list():
     for bad in ["", "a-b", "5-2", "-3"]:
         with pytest.raises(ValueError):
             parse_seed_list(bad)
+    assert count_seed_list("0-3,7, 10-11") == 7 and count_seed_list("0-" + str(10**15)) == 10**15 + 1  # not expanded
+    assert parse_seed_list("0-2,9", max_count=4) == [0, 1, 2, 9]
+    with pytest.raises(ValueError, match="1,000,000,000,001 seeds asked; at most 4"):
+        parse_seed_list("0-" + str(10**12), max_count=4)  # refused at once, no list of 10^12 numbers first
 
 
 def test_same_seed_same_image_whatever_batch(tiny_generator):
