@@ -112,14 +112,11 @@ with st.expander("Compute a new study", expanded=study is None):
     if st.button("Compute the study", type="primary", disabled=not ready):
         settings = {"psnr_levels": [float(psnr)], "cloud_size": int(cloud_size), "iterations": int(iterations),
                     "convexity_samples": 16, "random_reference": 64}
-        expected = len(chosen) * 5 + 6  # progress messages run_study sends (a few per image, one per shared stage)
         with st.status("Computing the study...", expanded=True) as status:
-            bar, line = st.progress(0.0), st.empty()
-            seen_messages = []
+            bar = st.progress(0.0)
 
-            def progress(message: str) -> None:
-                seen_messages.append(message)
-                bar.progress(min(0.95, len(seen_messages) / expected), text=message)
+            def progress(message: str, share: float) -> None:  # run_study's stage and the share of the work done
+                bar.progress(share, text=message)
 
             began = time.perf_counter()
             folder = compute_study(generator_dir, chosen, settings, progress)

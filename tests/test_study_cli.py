@@ -136,3 +136,21 @@ def test_the_twin_of_option_names_the_independence_pair(tiny_setup):
     assert "independence" in summary and "G_a: `" in (out / "report.md").read_text()
     # --twin-of without any twin is an error, not silently ignored
     assert main([paths[0], "--out", str(tmp_path / "s2"), "--checkpoint", checkpoint, *FAST, "--twin-of", first_half]) == 2
+
+
+def test_progress_reports_the_share_of_work_done():
+    from core.study.clouds import CloudConfig
+    from core.study.run import StudyConfig, StudyImage, run_study
+
+    generator = make_tiny_generator()
+    with torch.no_grad():
+        images = generator.generate(seeded_noise([100, 101], generator.image_shape))
+    config = StudyConfig(psnr_levels=(10.0, 12.0), cloud_size=2, cloud=CloudConfig(iterations=10), polish=CloudConfig(iterations=5),
+                         convexity_ks=(2,), convexity_samples=2, relaxed_pairs=0, convergence_seeds=0, random_reference=4, umap=False)
+    heard: list[tuple[str, float]] = []
+    run_study(generator, [StudyImage(f"image{i}", image, "test", "file") for i, image in enumerate(images)], config,
+              progress=lambda message, share: heard.append((message, share)))
+    shares = [share for _, share in heard]
+    assert all(0.0 <= s <= 1.0 for s in shares) and shares == sorted(shares)  # never backwards
+    assert any("cloud, iteration" in m and 0 < s < 1 / 7 for m, s in heard)  # inside the first image's part (2 images + 5 stages)
+    assert shares[-1] >= 6 / 7  # the last stage starts after all others are done

@@ -95,7 +95,7 @@ def run_study(
     twin_of: DiffusionGenerator | None = None,
     ood_in: torch.Tensor | None = None,
     ood_out: torch.Tensor | None = None,
-    progress: Callable[[str], None] | None = None,
+    progress: Callable[[str, float], None] | None = None,
     cache_dir: str | os.PathLike | None = None,
 ) -> StudyResult:
     """Every probe of the study for `images`; `ood_in`/`ood_out` ((n, C, H, W) in [0, 1]) are extra test
@@ -107,7 +107,10 @@ def run_study(
 
     With `cache_dir`, each image's results (the expensive part: cloud, Jacobian, probes) are kept
     there, keyed by the image, the generator's weights, the embedder and the settings, so a run
-    that was stopped, or a rerun with another twin or more images, reuses them."""
+    that was stopped, or a rerun with another twin or more images, reuses them.
+
+    `progress(message, share)` hears each stage as it starts, with the share of the work done (0 to 1,
+    counting each image and each stage across images as one part)."""
     if not images:
         raise StudyInputError("the study needs at least one image")
     if len({i.name for i in images}) != len(images):
@@ -126,10 +129,10 @@ def run_study(
     special: dict[str, dict[str, torch.Tensor]] = {}
     stages = tqdm(total=len(images) + 5, desc="study", unit="stage", dynamic_ncols=True)
 
-    def note(message: str) -> None:
+    def note(message: str, within: float = 0.0) -> None:  # within: how far the current stage is (0 to 1)
         stages.set_postfix_str(message[:60])
         if progress:
-            progress(message)
+            progress(message, min(1.0, (stages.n + within) / stages.total))
 
     for item in images:
         note(f"{item.name}: seeds")
@@ -274,6 +277,10 @@ def run_study(
     return StudyResult(summary, arrays)
 
 
+# where an image's stages end, as shares of its time (the shipped study: cloud about 2 minutes of 9, polish 4, ...)
+IMAGE_STAGE_SHARE = {"cloud": 0.25, "polish": 0.6, "jacobian": 0.7}
+
+
 def _study_one_image(generator, item: StudyImage, config: StudyConfig, levels: list[float], embedder, note):
     x = item.image
     out: dict = {"source": item.source, "kind": item.kind}
@@ -298,7 +305,8 @@ def _study_one_image(generator, item: StudyImage, config: StudyConfig, levels: l
     note(f"{item.name}: cloud of {config.cloud_size}")
     eps_levels = [mse_from_psnr(p) for p in levels]
     cloud = sample_cloud(generator, x, config.cloud_size, eps_levels[0], config.cloud,
-                         progress=lambda it, total, inside, n: note(f"{item.name}: cloud, iteration {it}/{total}, {inside}/{n} inside"))
+                         progress=lambda it, total, inside, n: note(f"{item.name}: cloud, iteration {it}/{total}, {inside}/{n} inside",
+                                                                    IMAGE_STAGE_SHARE["cloud"] * it / total))
     out["cloud"] = cloud.summary()
     arrays.update({"cloud_starts": cloud.starts.numpy(), "cloud_seeds": cloud.seeds.numpy(), "cloud_mse": cloud.mse.numpy(),
                    "cloud_iterations": cloud.iterations.numpy()})
@@ -311,7 +319,7 @@ def _study_one_image(generator, item: StudyImage, config: StudyConfig, levels: l
             level_members[_level_name(psnr_db)], level_mse[_level_name(psnr_db)] = previous, torch.zeros(0)
             level_starts[_level_name(psnr_db)] = previous_starts
             continue
-        note(f"{item.name}: polishing to {psnr_db:g} dB")
+        note(f"{item.name}: polishing to {psnr_db:g} dB", IMAGE_STAGE_SHARE["cloud"])
         began = time.perf_counter()
         polished, mse, used = descend_to_tolerance(generator, x, previous, eps, config.polish)
         inside = mse <= eps
@@ -326,7 +334,7 @@ def _study_one_image(generator, item: StudyImage, config: StudyConfig, levels: l
         arrays[f"members_mse_{level}"] = level_mse[level].numpy()
         arrays[f"members_start_{level}"] = level_starts[level]  # the torch seed of each member's N(0, I) start
 
-    note(f"{item.name}: Jacobian at z*")
+    note(f"{item.name}: Jacobian at z*", IMAGE_STAGE_SHARE["polish"])
     geometry = local_geometry(generator, named["exact"], config.steps)
     out["local_geometry"] = geometry.summary(eps_levels)
     arrays["singular_values"] = geometry.singular_values
@@ -344,7 +352,7 @@ def _study_one_image(generator, item: StudyImage, config: StudyConfig, levels: l
             arrays[f"ellipsoid_measured_{level}"], arrays[f"ellipsoid_predicted_{level}"] = check.measured_mse, check.predicted_mse
             arrays[f"ellipsoid_spread_{level}"] = check.spread_along_axes
         if len(seeds) >= 2:
-            note(f"{item.name}: canonical seeds, convexity, connectivity at {level}")
+            note(f"{item.name}: canonical seeds, convexity, connectivity at {level}", IMAGE_STAGE_SHARE["jacobian"])
             report["canonical"] = [p.summary() for p in canonical_positions(seeds, seeds_named)]
             report["convexity"] = []
             for k_combined in sorted({min(k_, len(seeds)) for k_ in config.convexity_ks if k_ >= 2}):
