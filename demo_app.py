@@ -64,7 +64,7 @@ EDITOR_EXAMPLES = _upscaled_examples(FASHION_EXAMPLES[:6])
 EMBED_METHODS = {
     "network (instant)": "network",
     "fixed point (near-exact)": "fixed_point",
-    "hybrid (network + descent)": "hybrid",
+    "hybrid (network + 30 descent steps, slow)": "hybrid",
     "DDIM inversion (naive)": "ddim_inversion",
 }
 
@@ -89,13 +89,27 @@ def _generator(name: str):
     return GENERATORS[name]
 
 
-def _read_image(path: str | None, generator) -> tuple[torch.Tensor, str]:
+def _upload_path(upload: dict | str | None) -> tuple[str | None, str]:
+    """An image input's raw value -> (file path, the name the user gave it).
+
+    The image events run with preprocess=False: Gradio's own preprocessing opens the upload with PIL
+    first (a corrupt file then failed there, with a bare 'Error' and no message) and converts it to
+    RGB (a grey, 16-bit or transparent image arrived changed). core.image_io reads the file as it is
+    and says what is wrong with it."""
+    if upload is None or isinstance(upload, str):
+        return upload, Path(upload).name if upload else ""
+    path = upload.get("path")
+    return path, upload.get("orig_name") or (Path(path).name if path else "")
+
+
+def _read_image(upload: dict | str | None, generator) -> tuple[torch.Tensor, str]:
+    path, name = _upload_path(upload)
     if not path:
         raise gr.Error("Upload an image or pick an example first.")
     try:
         return load_image_file(path, generator.image_shape)
     except ImageInputError as error:
-        raise gr.Error(str(error).replace(str(path), Path(path).name)) from None
+        raise gr.Error(str(error).replace(str(path), name)) from None
 
 
 def _embed_one(generator, image: torch.Tensor, method: str, progress=None):
@@ -139,35 +153,38 @@ def generate_from_file(model_name: str, seed_file: str | None, steps: int):
     return make_grid(_finite(images), scale=max(1, DISPLAY_SIZE // generator.config.image_size))
 
 
-def embed_image(image_path: str | None, model_name: str, method_label: str, progress=gr.Progress()):
+def embed_image(upload: dict | str | None, model_name: str, method_label: str, progress=gr.Progress()):
     """Image -> (model input, seed, reconstruction, a report, the seed as a .npy file)."""
     generator = _generator(model_name)
     method = EMBED_METHODS.get(method_label)
     if method is None:
         raise gr.Error(f"unknown method {method_label!r}; choose one of {list(EMBED_METHODS)}")
-    image, note = _read_image(image_path, generator)
+    image, note = _read_image(upload, generator)
     result = _embed_one(generator, image, method, progress)
-    seed_path = OUTPUTS / f"seed_{abs(hash((image_path, model_name, method))) % 10**8}.npy"
+    # a folder per request: two users embedding files of one name do not overwrite each other's seed
+    seed_path = Path(tempfile.mkdtemp(dir=OUTPUTS)) / f"{Path(_upload_path(upload)[1]).stem or 'image'}.{model_name}.{method}.seed.npy"
     save_seed_file(seed_path, result.seeds)
-    report = (f"**{result.method}** — PSNR **{result.psnr[0]:.2f} dB**, MSE {result.mse[0]:.2e}, "
-              f"{result.nfe} network evaluations, {result.seconds:.2f} s. Input: {note}.")
+    cost = "one embedding-network pass, no generator evaluation" if method == "network" else f"{result.nfe} generator (UNet) evaluations"
+    report = (f"**{method_label}** — PSNR **{result.psnr[0]:.2f} dB**, MSE {result.mse[0]:.2e}, "
+              f"{cost}, {result.seconds:.2f} s. Input: {note}.")
     return _big(image), _big(seed_to_display(result.seeds[0])), _big(result.reconstructions[0]), report, str(seed_path)
 
 
-def interpolate(first_path: str | None, second_path: str | None, frames: int, mode: str, progress=gr.Progress()):
+def interpolate(first: dict | str | None, second: dict | str | None, frames: int, mode: str, progress=gr.Progress()):
     """Two images -> embedded -> a path of N frames: (strip image, animated GIF path)."""
     generator = _generator("fashion")
     frames = int(frames)
     if not 2 <= frames <= 32:
         raise gr.Error("frames must be between 2 and 32")
-    images = [_read_image(path, generator)[0] for path in (first_path, second_path)]
+    images = [_read_image(upload, generator)[0] for upload in (first, second)]
     method = "network" if EMBEDDER is not None else "fixed_point"
     seeds = [_embed_one(generator, image, method, progress).seeds[0] for image in images]
     path = interpolate_seeds(seeds[0], seeds[1], frames, "spherical" if mode.startswith("spherical") else "linear")
     with torch.no_grad():
         frames_images = generator.generate(path)
     strip = make_grid(_finite(frames_images), columns=frames, scale=4)
-    gif_path = OUTPUTS / f"interpolation_{abs(hash((first_path, second_path, frames, mode))) % 10**8}.gif"
+    names = [Path(_upload_path(upload)[1]).stem or "image" for upload in (first, second)]
+    gif_path = Path(tempfile.mkdtemp(dir=OUTPUTS)) / f"{names[0]}-to-{names[1]}.{'spherical' if mode.startswith('spherical') else 'linear'}.gif"
     pictures = [_big(frame) for frame in frames_images]
     pictures[0].save(gif_path, save_all=True, append_images=pictures[1:] + pictures[::-1][1:-1], duration=120, loop=0)
     return strip, str(gif_path)
@@ -233,11 +250,11 @@ def edit_by_sketch(editor: dict | None, fidelity: float, progress=gr.Progress())
     return _big(before), _big(sketch), _big(after), _big(difference_image(after, before)), text
 
 
-def project_image(image_path: str | None, fidelity: float, progress=gr.Progress()):
+def project_image(upload: dict | str | None, fidelity: float, progress=gr.Progress()):
     """Any image -> (the model's input, its projection onto the generator's images, the seed, a report)."""
     generator = _needs_embedder()
     fidelity = _fidelity(fidelity)
-    image, note = _read_image(image_path, generator)
+    image, note = _read_image(upload, generator)
     report = (lambda done, total, message: progress((done, total), desc=message))
     result = project(generator, EMBEDDER, image[None], fidelity, progress=report)
     text = f"Converted for the model: {note}. PSNR of the projection to the input: **{result.psnr[0]:.1f} dB** (fidelity {fidelity:.2f})."
@@ -247,7 +264,7 @@ def project_image(image_path: str | None, fidelity: float, progress=gr.Progress(
     return _big(image), _big(result.images[0]), _big(seed_to_display(result.seeds[0])), text
 
 
-def move_along_direction(image_path: str | None, target: str, strength: float, frames: int = 7):
+def move_along_direction(upload: dict | str | None, target: str, strength: float, frames: int = 7):
     """Image -> its seed moved toward another class's centroid: (strip from 0 to `strength`, report)."""
     generator = _needs_embedder()
     if DIRECTIONS is None:
@@ -257,7 +274,7 @@ def move_along_direction(image_path: str | None, target: str, strength: float, f
     strength = float(strength)
     if not 0.0 <= strength <= 4.0:
         raise gr.Error("strength must be between 0 and 4")
-    image, _ = _read_image(image_path, generator)
+    image, _ = _read_image(upload, generator)
     seed = _embed_one(generator, image, "network").seeds[0]
     with torch.no_grad():
         source = int(CLASSIFIER(image[None]).argmax(1)) if CLASSIFIER is not None else DIRECTIONS.index(target)
@@ -267,6 +284,8 @@ def move_along_direction(image_path: str | None, target: str, strength: float, f
     text = (f"Seed from the embedding network; source class (classifier on the input): **{DIRECTIONS.class_names[source]}**. "
             f"Moved by s x (centroid[{target}] - centroid[{DIRECTIONS.class_names[source]}]), s = 0 ... {strength:g}. "
             f"Classifier along the path: {' → '.join(labels) if labels[0] else 'not available'}.")
+    if DIRECTIONS.class_names[source] == target:
+        text += f" The input is already classified as {target}: the direction is zero, so every frame is the same; choose another class."
     return make_grid(_finite(torch.cat([image[None], images])), columns=frames + 1, scale=4), text
 
 
@@ -283,7 +302,7 @@ with gr.Blocks(title="Image embedding for DDIM diffusion models") as demo:
                 embed_model = gr.Dropdown(sorted(GENERATORS), value="fashion", label="generator")
                 embed_method = gr.Radio(list(EMBED_METHODS), value=list(EMBED_METHODS)[0], label="method")
                 embed_button = gr.Button("Embed", variant="primary")
-                gr.Examples(EXAMPLES, inputs=embed_input)
+                gr.Examples(EXAMPLES, inputs=embed_input, examples_per_page=len(EXAMPLES))  # all on one page
             with gr.Column():
                 with gr.Row():
                     embed_original = gr.Image(label="model input", type="pil", format="png")
@@ -292,7 +311,8 @@ with gr.Blocks(title="Image embedding for DDIM diffusion models") as demo:
                 embed_report = gr.Markdown()
                 embed_file = gr.File(label="seed (.npy)")
         embed_button.click(embed_image, [embed_input, embed_model, embed_method],
-                           [embed_original, embed_seed, embed_reconstruction, embed_report, embed_file], api_name="embed")
+                           [embed_original, embed_seed, embed_reconstruction, embed_report, embed_file], api_name="embed",
+                           preprocess=False)  # the upload as it is: see _upload_path
     with gr.Tab("Edit by sketch", elem_id="edit-tab"):
         gr.Markdown("Paint a change on a garment (white adds, black removes). The edited image is embedded and regenerated, "
                     "so the generator integrates the sketch. **Fidelity** blends the seed between the embedding network's "
@@ -317,8 +337,8 @@ with gr.Blocks(title="Image embedding for DDIM diffusion models") as demo:
                             [sketch_before, sketch_input, sketch_after, sketch_difference, sketch_report], api_name="edit")
     with gr.Tab("Interpolate"):
         with gr.Row():
-            first_image = gr.Image(type="filepath", label="first image", sources=["upload", "clipboard"])
-            second_image = gr.Image(type="filepath", label="second image", sources=["upload", "clipboard"])
+            first_image = gr.Image(type="filepath", label="first image", sources=["upload", "clipboard"], height=260)
+            second_image = gr.Image(type="filepath", label="second image", sources=["upload", "clipboard"], height=260)
         with gr.Row():
             frames_slider = gr.Slider(2, 32, value=9, step=1, label="frames")
             mode_radio = gr.Radio(["spherical (slerp)", "linear"], value="spherical (slerp)", label="path")
@@ -327,7 +347,7 @@ with gr.Blocks(title="Image embedding for DDIM diffusion models") as demo:
         strip_image = gr.Image(label="path", type="pil", format="png")
         gif_file = gr.Image(label="animation", type="filepath")
         interpolate_button.click(interpolate, [first_image, second_image, frames_slider, mode_radio], [strip_image, gif_file],
-                                 api_name="interpolate")
+                                 api_name="interpolate", preprocess=False)
     with gr.Tab("Generate"):
         with gr.Row():
             with gr.Column():
@@ -355,7 +375,7 @@ with gr.Blocks(title="Image embedding for DDIM diffusion models") as demo:
                 direction_strip = gr.Image(label="input, then s = 0 ... strength", type="pil", format="png")
                 direction_report = gr.Markdown()
         direction_button.click(move_along_direction, [direction_image, direction_target, direction_strength],
-                               [direction_strip, direction_report], api_name="direction")
+                               [direction_strip, direction_report], api_name="direction", preprocess=False)
     with gr.Tab("Project any image", elem_id="project-tab"):
         gr.Markdown("Any photo, any size or colour: it is converted as the model needs (shown), embedded by the network "
                     "and regenerated, which sends it to the nearest image the generator can make. Raise fidelity to keep more of it.")
@@ -372,7 +392,7 @@ with gr.Blocks(title="Image embedding for DDIM diffusion models") as demo:
                     project_seed = gr.Image(label="seed z", type="pil", format="png")
                 project_report = gr.Markdown()
         project_button.click(project_image, [project_input, project_fidelity],
-                             [project_converted, project_output, project_seed, project_report], api_name="project")
+                             [project_converted, project_output, project_seed, project_report], api_name="project", preprocess=False)
 
 demo.queue(default_concurrency_limit=2, max_size=64)
 

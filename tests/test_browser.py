@@ -46,7 +46,7 @@ def test_embed_in_a_real_browser(demo_url, tmp_path):
         page.get_by_role("button", name="Embed", exact=True).click()
         report = page.get_by_text("PSNR")
         report.wait_for(timeout=120_000)
-        assert "network evaluations" in report.inner_text()
+        assert "generator (UNet) evaluations" in report.inner_text()
         shot = tmp_path / "embed.png"
         page.screenshot(path=str(shot), full_page=True)
 

@@ -58,12 +58,37 @@ def test_embed_fixed_point_and_seed_file_round_trip(client, tmp_path):
 def test_embed_bad_inputs(client, tmp_path):
     fake = tmp_path / "fake.png"
     fake.write_text("not an image")
-    with pytest.raises(Exception):
+    with pytest.raises(Exception, match=r"fake\.png: not a readable image"):  # our message, under the name it was given
         client.predict(handle_file(str(fake)), "fashion", "fixed point (near-exact)", api_name="/embed")
+    cut = tmp_path / "cut.png"
+    cut.write_bytes((EXAMPLES / "test0000_ankle-boot.png").read_bytes()[:60])
+    for api_name, args in (("/embed", ("fashion", "network (instant)")), ("/project", (0.5,)), ("/direction", ("Dress", 1.0))):
+        with pytest.raises(Exception, match=r"cut\.png: (corrupt or truncated|not a readable) image"):
+            client.predict(handle_file(str(cut)), *args, api_name=api_name)
     wrong = tmp_path / "wrong.npy"
     np.save(wrong, np.zeros((2, 3, 5, 5), np.float32))
     with pytest.raises(Exception, match=r"\(2, 3, 5, 5\)"):
         client.predict("fashion", handle_file(str(wrong)), 10, api_name="/generate_from_file")
+
+
+def test_uploads_reach_the_model_as_they_are(client, tmp_path):
+    """Grey stays grey, 16-bit keeps its scale, transparency keeps its black background (no RGB conversion first)."""
+    example = EXAMPLES / "test0009_sneaker.png"
+    report = client.predict(handle_file(str(example)), "fashion", "network (instant)", api_name="/embed")[3]
+    assert "Input: used as is." in report, report
+    grey = np.asarray(Image.open(example).convert("L"), dtype=np.uint16)
+    deep = tmp_path / "deep.png"
+    Image.fromarray(grey * 257).save(deep)  # the same picture in 16 bits
+    original_8bit = np.asarray(Image.open(client.predict(handle_file(str(example)), "fashion", "network (instant)", api_name="/embed")[0]))
+    original_16bit = np.asarray(Image.open(client.predict(handle_file(str(deep)), "fashion", "network (instant)", api_name="/embed")[0]))
+    assert np.abs(original_16bit.astype(int) - original_8bit.astype(int)).max() <= 1
+    clear = tmp_path / "clear.png"
+    rgba = np.zeros((28, 28, 4), np.uint8)
+    rgba[..., 3] = grey.astype(np.uint8)  # white strokes drawn only by the alpha channel, on a transparent background
+    rgba[..., :3] = 255
+    Image.fromarray(rgba, "RGBA").save(clear)
+    shown = np.asarray(Image.open(client.predict(handle_file(str(clear)), "fashion", "network (instant)", api_name="/embed")[0]).convert("L"))
+    assert shown.mean() < 128  # dark background as in Fashion-MNIST; an RGB conversion first made it white
 
 
 def test_huge_image_gets_a_clear_error(client, tmp_path):
@@ -136,14 +161,18 @@ def test_directions_move_toward_the_target_class(client):
     assert "source class (classifier on the input): **Trouser**" in report
     again, _ = client.predict(trouser, "Bag", 3.0, api_name="/direction")
     assert Image.open(strip).tobytes() == Image.open(again).tobytes()
-    with pytest.raises(Exception, match="not in the list of choices"):
+    with pytest.raises(Exception, match="unknown class 'Spaceship'"):
         client.predict(trouser, "Spaceship", 1.0, api_name="/direction")
+    with pytest.raises(Exception, match="strength must be between 0 and 4"):  # checked by the handler, not only the slider
+        client.predict(trouser, "Bag", 40.0, api_name="/direction")
+    _, same = client.predict(trouser, "Trouser", 2.0, api_name="/direction")
+    assert "already classified as Trouser" in same
 
 
 def test_embed_errors_fall_from_network_to_hybrid_to_fixed_point(client):
     example = handle_file(str(EXAMPLES / "test0004_shirt.png"))
     psnr = {method: _psnr(client.predict(example, "fashion", label, api_name="/embed")[3])
-            for method, label in (("network", "network (instant)"), ("hybrid", "hybrid (network + descent)"),
+            for method, label in (("network", "network (instant)"), ("hybrid", "hybrid (network + 30 descent steps, slow)"),
                                   ("fixed_point", "fixed point (near-exact)"))}
     assert psnr["network"] < psnr["hybrid"] < psnr["fixed_point"], psnr
     assert psnr["network"] > 12  # still a shirt, not noise
