@@ -154,3 +154,14 @@ def test_progress_reports_the_share_of_work_done():
     assert all(0.0 <= s <= 1.0 for s in shares) and shares == sorted(shares)  # never backwards
     assert any("cloud, iteration" in m and 0 < s < 1 / 7 for m, s in heard)  # inside the first image's part (2 images + 5 stages)
     assert shares[-1] >= 6 / 7  # the last stage starts after all others are done
+
+
+def test_findings_say_whether_the_clouds_keep_apart():
+    from core.study.report import _interleaving
+
+    base = {"clouds": 10, "between_distance_mean": 37.5, "within_distance_mean": 34.7, "same_start_distance_mean": 18.1}
+    apart = _interleaving({**base, "self_attribution": 0.89})
+    assert "the clouds keep apart" in apart and "89% of the time (chance about 10%)" in apart
+    assert "depends more on its start than on the image" in apart  # 18.1 < 34.7
+    mixed = _interleaving({**base, "self_attribution": 0.05, "same_start_distance_mean": float("nan")})
+    assert "yet the clouds interleave: a seed's nearest other seed" in mixed and "start" not in mixed  # no starts recorded

@@ -127,11 +127,14 @@ def _write_figures(result: StudyResult, folder: Path) -> dict[str, str]:
 
 def _interleaving(separation: dict) -> str:
     """How the sampled clouds of different images sit, for the findings table."""
-    text = (f"; yet the clouds interleave: among seeds from other starts, a seed's nearest is in its own cloud "
-            f"{100 * separation['self_attribution']:.0f}% of the time, between-cloud distances "
-            f"{separation['between_distance_mean']:.1f} vs within {separation['within_distance_mean']:.1f}")
+    own, chance = separation["self_attribution"], 1 / separation["clouds"]
     same = separation.get("same_start_distance_mean", float("nan"))
-    if same == same:  # a study that recorded the starts
+    recorded_starts = same == same  # a study that recorded each seed's start
+    nearest = "among seeds from other starts, a seed's nearest" if recorded_starts else "a seed's nearest other seed"
+    text = ((f"; the clouds keep apart: {nearest} is in its own cloud {100 * own:.0f}% of the time (chance about {100 * chance:.0f}%)"
+             if own > 0.5 else f"; yet the clouds interleave: {nearest} is in its own cloud {100 * own:.0f}% of the time")
+            + f", between-cloud distances {separation['between_distance_mean']:.1f} vs within {separation['within_distance_mean']:.1f}")
+    if recorded_starts:
         closer = same < separation["within_distance_mean"]
         text += (f"; two images' seeds from one start are {same:.1f} apart, "
                  + ("closer than one image's seeds from two starts: where a descent ends depends more on its start than on the image"
