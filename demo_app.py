@@ -44,6 +44,8 @@ EXAMPLES = sorted(str(p) for p in (ASSETS / "examples").glob("*.png"))
 FASHION_EXAMPLES = [p for p in EXAMPLES if Path(p).name.startswith("test")]
 OOD_EXAMPLES = [p for p in EXAMPLES if Path(p).name.startswith("ood")]
 MAX_IMAGES = 256
+GENERATE_CHUNK = 32  # images per generator call in the Generate tab (one progress step each)
+STRIP_COLUMNS = 8  # frames per row of the Interpolate strip
 DISPLAY_SIZE = 224
 OUTPUTS = Path(tempfile.mkdtemp(prefix="ddim-embedding-demo-"))
 
@@ -126,14 +128,18 @@ def _embed_one(generator, image: torch.Tensor, method: str, progress=None):
 
 
 @torch.no_grad()
-def generate(model_name: str, seed_text: str, steps: int):
+def generate(model_name: str, seed_text: str, steps: int, progress=gr.Progress()):
     """Seed numbers -> a grid of generated images."""
     generator = _generator(model_name)
     try:
         seeds = parse_seed_list(seed_text, max_count=MAX_IMAGES)
     except ValueError as error:
         raise gr.Error(str(error)) from None
-    images = generator.generate(seeded_noise(seeds, generator.image_shape), steps=int(steps))
+    noise = seeded_noise(seeds, generator.image_shape)
+    # in chunks, for a progress bar: 256 seeds at 50 steps take minutes on a CPU (a seed's image does not depend on its batch)
+    chunks = [noise[start : start + GENERATE_CHUNK] for start in range(0, len(noise), GENERATE_CHUNK)]
+    images = torch.cat([generator.generate(chunk, steps=int(steps))
+                        for chunk in progress.tqdm(chunks, desc=f"generating {len(seeds)} images")])
     return make_grid(_finite(images), scale=max(1, DISPLAY_SIZE // generator.config.image_size))
 
 
@@ -182,7 +188,7 @@ def interpolate(first: dict | str | None, second: dict | str | None, frames: int
     path = interpolate_seeds(seeds[0], seeds[1], frames, "spherical" if mode.startswith("spherical") else "linear")
     with torch.no_grad():
         frames_images = generator.generate(path)
-    strip = make_grid(_finite(frames_images), columns=frames, scale=4)
+    strip = make_grid(_finite(frames_images), columns=min(frames, STRIP_COLUMNS), scale=4)  # rows of 8: 32 in one row were 30 px high
     names = [Path(_upload_path(upload)[1]).stem or "image" for upload in (first, second)]
     gif_path = Path(tempfile.mkdtemp(dir=OUTPUTS)) / f"{names[0]}-to-{names[1]}.{'spherical' if mode.startswith('spherical') else 'linear'}.gif"
     pictures = [_big(frame) for frame in frames_images]

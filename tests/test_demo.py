@@ -24,6 +24,12 @@ def test_generate_endpoint(client):
     path = client.predict("fashion", "0-3", 10, api_name="/generate")
     grid = Image.open(path)
     assert grid.size == ((2 * (28 + 2) + 2) * 8,) * 2  # 2x2 grid with 2-pixel padding, scaled x8
+    # more seeds than one generator call takes: the chunks join into one grid, seed 35 (second chunk) in its place
+    many = np.asarray(Image.open(client.predict("fashion", "0-35", 10, api_name="/generate")).convert("L"))
+    alone = np.asarray(Image.open(client.predict("fashion", "35", 10, api_name="/generate")).convert("L"))
+    assert many.shape == ((6 * (28 + 2) + 2) * 8,) * 2
+    top = (2 + 5 * (28 + 2)) * 8  # row 5, column 5 of the 6x6 grid; each image 28 x 8 pixels after 2 of padding
+    assert np.abs(many[top : top + 224, top : top + 224].astype(int) - alone[16:240, 16:240].astype(int)).max() <= 2
 
 
 def test_same_seed_same_image(client):
@@ -104,6 +110,10 @@ def test_interpolate(client):
     assert Image.open(strip).size == ((5 * (28 + 2) + 2) * 4, (28 + 4) * 4)
     animation = Image.open(gif)
     assert animation.format == "GIF" and animation.n_frames == 8  # 5 frames forward, 3 back
+    assert Path(gif).name == "test0002_trouser-to-test0008_sandal.spherical.gif"
+    strip, _ = client.predict(handle_file(str(EXAMPLES / "test0002_trouser.png")), handle_file(str(EXAMPLES / "test0008_sandal.png")),
+                              12, "linear", api_name="/interpolate")
+    assert Image.open(strip).size == ((8 * (28 + 2) + 2) * 4, (2 * (28 + 2) + 2) * 4)  # 12 frames in rows of 8
 
 
 def _psnr(report: str) -> float:
