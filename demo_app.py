@@ -11,7 +11,9 @@ import os
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+import shutil  # noqa: E402
 import tempfile  # noqa: E402
+import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import gradio as gr  # noqa: E402
@@ -48,6 +50,19 @@ GENERATE_CHUNK = 32  # images per generator call in the Generate tab (one progre
 STRIP_COLUMNS = 8  # frames per row of the Interpolate strip
 DISPLAY_SIZE = 224
 OUTPUTS = Path(tempfile.mkdtemp(prefix="ddim-embedding-demo-"))
+
+
+OUTPUT_LIFETIME_S = 3600  # a request's files (seed .npy, GIF) are kept this long: Gradio has served them by then
+
+
+def _request_folder() -> Path:
+    """A new folder for one request's files (two users' files of one name do not meet); folders older
+    than OUTPUT_LIFETIME_S are removed first, so a long-running demo does not fill its disk."""
+    cutoff = time.time() - OUTPUT_LIFETIME_S
+    for old in OUTPUTS.glob("request-*"):
+        if old.stat().st_mtime < cutoff:
+            shutil.rmtree(old, ignore_errors=True)
+    return Path(tempfile.mkdtemp(prefix="request-", dir=OUTPUTS))
 
 
 def _upscaled_examples(paths: list[str], size: int = 280) -> list[str]:
@@ -168,7 +183,7 @@ def embed_image(upload: dict | str | None, model_name: str, method_label: str, p
     image, note = _read_image(upload, generator)
     result = _embed_one(generator, image, method, progress)
     # a folder per request: two users embedding files of one name do not overwrite each other's seed
-    seed_path = Path(tempfile.mkdtemp(dir=OUTPUTS)) / f"{Path(_upload_path(upload)[1]).stem or 'image'}.{model_name}.{method}.seed.npy"
+    seed_path = _request_folder() / f"{Path(_upload_path(upload)[1]).stem or 'image'}.{model_name}.{method}.seed.npy"
     save_seed_file(seed_path, result.seeds)
     cost = "one embedding-network pass, no generator evaluation" if method == "network" else f"{result.nfe} generator (UNet) evaluations"
     report = (f"**{method_label}** — PSNR **{result.psnr[0]:.2f} dB**, MSE {result.mse[0]:.2e}, "
@@ -190,7 +205,7 @@ def interpolate(first: dict | str | None, second: dict | str | None, frames: int
         frames_images = generator.generate(path)
     strip = make_grid(_finite(frames_images), columns=min(frames, STRIP_COLUMNS), scale=4)  # rows of 8: 32 in one row were 30 px high
     names = [Path(_upload_path(upload)[1]).stem or "image" for upload in (first, second)]
-    gif_path = Path(tempfile.mkdtemp(dir=OUTPUTS)) / f"{names[0]}-to-{names[1]}.{'spherical' if mode.startswith('spherical') else 'linear'}.gif"
+    gif_path = _request_folder() / f"{names[0]}-to-{names[1]}.{'spherical' if mode.startswith('spherical') else 'linear'}.gif"
     pictures = [_big(frame) for frame in frames_images]
     pictures[0].save(gif_path, save_all=True, append_images=pictures[1:] + pictures[::-1][1:-1], duration=120, loop=0)
     return strip, str(gif_path)

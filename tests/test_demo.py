@@ -186,3 +186,17 @@ def test_embed_errors_fall_from_network_to_hybrid_to_fixed_point(client):
                                   ("fixed_point", "fixed point (near-exact)"))}
     assert psnr["network"] < psnr["hybrid"] < psnr["fixed_point"], psnr
     assert psnr["network"] > 12  # still a shirt, not noise
+
+
+def test_request_files_older_than_an_hour_are_removed(client):
+    import os
+    import time
+
+    import demo_app
+
+    stale, recent = demo_app._request_folder(), demo_app._request_folder()
+    (stale / "old.seed.npy").write_bytes(b"x")
+    two_hours_ago = time.time() - 2 * 3600
+    os.utime(stale, (two_hours_ago, two_hours_ago))
+    fresh = demo_app._request_folder()
+    assert not stale.exists() and recent.is_dir() and fresh.is_dir() and fresh.parent == demo_app.OUTPUTS
