@@ -132,7 +132,7 @@ def _read_image(upload: dict | str | None, generator) -> tuple[torch.Tensor, str
 def _embed_one(generator, image: torch.Tensor, method: str, progress=None):
     embedder = EMBEDDER if generator is GENERATORS.get("fashion") else None  # the shipped embedder fits this generator only
     if method == "network" and embedder is None:
-        raise gr.Error("No embedding network is shipped for this generator: choose fixed point or hybrid.")
+        raise gr.Error("No embedding network is shipped for this generator: choose fixed point, DDIM inversion or hybrid.")
     report = (lambda done, total, message: progress((done, total), desc=message)) if progress is not None else None
     try:
         result = embed(generator, image[None], method, embedder=embedder, progress=report)
@@ -262,8 +262,8 @@ def edit_by_sketch(editor: dict | None, fidelity: float, progress=gr.Progress())
     result = project(generator, EMBEDDER, sketch[None], fidelity, progress=report)
     after = result.images[0]
     changed = (sketch - before).abs().amax(0).gt(0.02).float().mean().item()
-    text = (f"Fidelity {fidelity:.2f}: PSNR to the sketch **{result.psnr[0]:.1f} dB** "
-            f"(1 = the sketch exactly, 0 = the generator's nearest garment). The sketch changed {changed:.0%} of the pixels. "
+    text = (f"Fidelity {fidelity:.2f} (1 = the sketch exactly, 0 = the generator's nearest garment): PSNR to the sketch "
+            f"**{result.psnr[0]:.1f} dB**. The sketch changed {changed:.0%} of the pixels. "
             f"Input: {note}.")
     classes = _class_report(after)
     if classes:
