@@ -306,7 +306,7 @@ def test_seeds_from_one_start_are_measured_apart_and_not_attributed():
     assert len(partial.same_start["a|b"]) == 2 and len(partial.between["a|b"]) == 7
     with pytest.raises(StudyInputError, match="one start seed per seed"):
         cloud_separation({"a": a, "b": b}, starts={"a": ids, "b": ids[:3]})
-    with pytest.raises(StudyInputError, match="different starts"):
+    with pytest.raises(StudyInputError, match="a start seed repeats within a cloud"):
         cloud_separation({"a": a, "b": b}, starts={"a": np.zeros(4, int), "b": ids})
 
 

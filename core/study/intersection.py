@@ -74,7 +74,7 @@ def cloud_separation(clouds: dict[str, torch.Tensor], images: dict[str, torch.Te
         if set(starts) != set(names) or any(len(starts[k]) != len(clouds[k]) for k in names):
             raise StudyInputError("starts needs one start seed per seed of every cloud")
         if any(len(np.unique(starts[k])) != len(starts[k]) for k in names):
-            raise StudyInputError("the seeds of one cloud come from different starts")
+            raise StudyInputError("a start seed repeats within a cloud: each seed of a cloud needs a start of its own")
     flat = {k: v.flatten(1).double() for k, v in clouds.items()}
     within = {k: torch.pdist(v).numpy() for k, v in flat.items()}
     between, same_start = {}, {}
