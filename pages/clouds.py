@@ -49,7 +49,7 @@ def _hover(label: str, psnr: float | None) -> str:
 
 colours = {name: colour for name, colour in zip(study.names, px.colors.qualitative.Dark24)}
 colours["random"] = "lightgrey"
-SYMBOLS_NAME = {"random": "random N(0, I)"}  # the reference group's legend entry
+LEGEND_NAMES = {"random": "random N(0, I)"}  # the reference group's legend entry
 columns = st.columns(2)
 for column, method in zip(columns, ("umap", "pca")):
     with column:
@@ -69,7 +69,7 @@ for column, method in zip(columns, ("umap", "pca")):
         figure = go.Figure()
         for (image, kind), part in points.groupby(["image", "kind"], sort=False):
             first_of_image = part.index[0] == points.index[points["image"] == image][0]
-            figure.add_scatter(x=part["x"], y=part["y"], mode="markers", name=SYMBOLS_NAME.get(image, image), legendgroup=image,
+            figure.add_scatter(x=part["x"], y=part["y"], mode="markers", name=LEGEND_NAMES.get(image, image), legendgroup=image,
                                showlegend=bool(first_of_image), opacity=0.75,  # overlapping clouds stay visible
                                customdata=part["row"].tolist(),  # a list: plotly sends numpy arrays as typed bytes
                                hovertext=[_hover(lab, p) for lab, p in zip(part["label"], part["psnr_db"])],

@@ -69,9 +69,9 @@ else:
                  f"{float(psnr_db(path['straight_worst_mse'])):.1f} dB.")
 
 # PCA fitted to the cloud alone, the path projected into it: the seeds stay where they were when a path is added
-plane = PCA(n_components=2).fit(np.asarray(members).reshape(len(members), -1))
-xy = plane.transform(np.concatenate([np.asarray(members), path["seeds"]]).reshape(-1, plane.n_features_in_) if path is not None
-                     else np.asarray(members).reshape(len(members), -1))
+cloud_points = np.asarray(members).reshape(len(members), -1)  # (m, D)
+plane = PCA(n_components=2).fit(cloud_points)
+xy = plane.transform(cloud_points if path is None else np.concatenate([cloud_points, path["seeds"].reshape(len(path["seeds"]), -1)]))
 figure = go.Figure()
 for i, j in pairs:
     if adjacency[i, j]:

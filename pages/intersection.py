@@ -29,7 +29,7 @@ disjoint = study.summary.get("disjoint_pairs_by_triangle_inequality", {}).get(le
 columns = st.columns(3)
 columns[0].metric("pairs disjoint for certain", f"{disjoint}/{pairs}", help="RMS distance of the images > 2 sqrt(eps)")
 columns[1].metric("nearest seed from another start in its own cloud", f"{100 * separation['self_attribution']:.0f}%",
-                  help="chance: the share of those seeds that are its own cloud's")
+                  help=f"chance: about {100 / separation['clouds']:.0f}% (one cloud of {separation['clouds']})")
 columns[2].metric("closest seeds of two clouds", f"{separation['between_distance_min']:.2f}",
                   help=f"farthest seeds within one cloud: {separation['within_distance_max']:.2f}")
 
