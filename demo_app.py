@@ -112,7 +112,8 @@ def _upload_path(upload: dict | str | None) -> tuple[str | None, str]:
     The image events run with preprocess=False: Gradio's own preprocessing opens the upload with PIL
     first (a corrupt file then failed there, with a bare 'Error' and no message) and converts it to
     RGB (a grey, 16-bit or transparent image arrived changed). core.image_io reads the file as it is
-    and says what is wrong with it."""
+    and says what is wrong with it. Gradio still moves the upload to its cache and refuses a path
+    outside its upload folder before any handler runs (blocks.preprocess_data does that either way)."""
     if upload is None or isinstance(upload, str):
         return upload, Path(upload).name if upload else ""
     path = upload.get("path")
