@@ -164,7 +164,7 @@ def embed(
 
                 target_mse = 10.0 ** (-float(fixed_point_target_psnr) / 10.0)
                 inversion = invert_to_target(generator.unet, normalized, check, target_mse, steps, tolerance=fixed_point_tolerance,
-                                             iterations=fixed_point_iterations, start=start, progress=report)
+                                             iterations=fixed_point_iterations, start=start, progress=progress)
                 seeds, nfe_per_image, reconstructions = inversion.seeds, inversion.nfe, inversion.outputs
         if nfe_per_image is not None:
             nfe = int(nfe_per_image.max())

@@ -358,7 +358,7 @@ def invert_to_target(
     memory: int = 5,
     warm_start: WarmStart = "extrapolate",
     start: torch.Tensor | None = None,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Callable[[int, int, str], None] | None = None,
 ) -> Inversion:
     """Adaptive inversion with a guarantee: check every seed, re-solve only the images above `target`.
 
@@ -373,10 +373,14 @@ def invert_to_target(
     where the target is missed. Each image keeps its best seed by the check; `missed` says which are
     still above target. NFE per image counts every solve, plus `steps` for each check but the last
     of that image: the last one's G(z) is the reconstruction that every method needs, and
-    `outputs` returns it (as the check reports it).
+    `outputs` returns it (as the check reports it). `progress(done, total, stage)` follows the steps
+    of the first solve and of each re-solve, `stage` saying which.
     """
+    def staged(stage: str) -> Callable[[int, int], None] | None:
+        return (lambda done, total: progress(done, total, stage)) if progress else None
+
     inversion = fixed_point_inversion(denoiser, images, steps, tolerance=tolerance, iterations=iterations,
-                                      memory=memory, warm_start=warm_start, start=start, progress=progress)
+                                      memory=memory, warm_start=warm_start, start=start, progress=staged("inverting steps"))
     index = torch.arange(images.shape[0], device=images.device)
     forward = forward_pass(denoiser, inversion.seeds, steps)
     error, outputs = check(forward.output, index)
@@ -389,16 +393,18 @@ def invert_to_target(
             break
         inversion.nfe[pending] += steps  # the check that sent these images back
         inversion.solves[pending] += 1
+        report = staged(f"{len(pending)} image(s) below the target: solving again, "
+                        + (f"round {round_} of {rounds}" if round_ <= rounds else "by the fixed schedule"))
         if round_ <= rounds:
             solve_from = upper_steps(steps) if round_ == 1 else steps - 1
             again = fixed_point_inversion(denoiser, images[pending], steps, tolerance=tolerance,
                                           weights=[w * TIGHTEN**round_ for w in weights], iterations=iterations,
                                           memory=memory, starts=[state[pending] for state in forward.states],
                                           start_eps=[eps[pending] for eps in forward.eps], solve_from=solve_from,
-                                          kept=[state[pending] for state in inversion.trajectory])
+                                          kept=[state[pending] for state in inversion.trajectory], progress=report)
             seeds, used = again.seeds, again.nfe
         else:  # the fixed schedule from scratch, the same computation as a plain full solve
-            seeds, evaluations = fixed_point_invert(denoiser, images[pending], steps, iterations, memory, tolerance=None)
+            seeds, evaluations = fixed_point_invert(denoiser, images[pending], steps, iterations, memory, tolerance=None, progress=report)
             used = torch.full_like(pending, evaluations)
         inversion.nfe[pending] += used
         again_forward = forward_pass(denoiser, seeds, steps)

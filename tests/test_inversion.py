@@ -58,8 +58,16 @@ def test_nfe_with_checks_and_re_solves(tiny_generator, normalized):
         return (made - normalized[index]).pow(2).flatten(1).mean(1), made
 
     # an unreachable target: every image is re-solved (3 rounds) and then solved by the fixed schedule
-    inversion = invert_to_target(counter, normalized, check, target=1e-12, steps=10, iterations=4)
+    heard = []
+    inversion = invert_to_target(counter, normalized, check, target=1e-12, steps=10, iterations=4,
+                                 progress=lambda done, total, stage: heard.append((done, total, stage)))
     assert (inversion.solves == 5).all() and inversion.missed.all()
+    # the progress follows the first solve and every re-solve, each saying which it is, each to its end
+    stages = list(dict.fromkeys(stage for _, _, stage in heard))
+    n = len(normalized)
+    assert stages == ["inverting steps"] + [f"{n} image(s) below the target: solving again, round {r} of 3" for r in (1, 2, 3)] + [
+        f"{n} image(s) below the target: solving again, by the fixed schedule"]
+    assert all(max(d for d, t, s in heard if s == stage) == next(t for _, t, s in heard if s == stage) for stage in stages)
     # each image's last check is its reconstruction and is not counted; all other evaluations are
     assert int(inversion.nfe.sum()) == counter.rows - 10 * len(normalized)
     torch.testing.assert_close(inversion.outputs, ddim_generate(tiny_generator.unet, inversion.seeds, 10))
