@@ -27,6 +27,10 @@ if not usable:
     st.stop()
 level = middle.selectbox("cloud at", usable)
 members = study.members(name, level)
+starts = study.arrays.get(f"{name}/members_start_{level}")  # the torch seed each member descended from (newer studies)
+st.caption("Seeds are numbered within the chosen level: a tighter level keeps only the seeds its polish brought inside, so "
+           "seed 3 at one level need not be seed 3 at another" + ("; the hover gives each seed's start, the same at every level."
+                                                                  if starts is not None else "."))
 worst = study.arrays[f"{name}/graph_worst_mse_{level}"]  # (m, m) largest error along each segment
 level_db = float(level[:-2])
 tolerance_db = st.slider("tolerance for the segments (PSNR, dB)", min_value=5.0, max_value=60.0, value=min(max(level_db, 5.0), 60.0),
@@ -79,7 +83,8 @@ for i, j in pairs:
                            hoverinfo="skip", showlegend=False)
 figure.add_scatter(x=xy[:m, 0], y=xy[:m, 1], mode="markers+text", text=[str(i) for i in range(m)], textposition="top center",
                    marker={"size": 12, "color": components, "colorscale": "Turbo"}, name="cloud seeds (colour: component)",
-                   hovertext=[f"seed {i}, component {c}" for i, c in enumerate(components)], hoverinfo="text")
+                   hovertext=[f"seed {i}, component {c}" + (f", start {starts[i]}" if starts is not None else "") for i, c in enumerate(components)],
+                   hoverinfo="text")
 if path is not None:
     figure.add_scatter(x=xy[m:, 0], y=xy[m:, 1], mode="lines+markers", line={"color": "red", "width": 2},
                        name="searched path", hovertext=[f"{p:.1f} dB" for p in psnr_db(path["mse"])], hoverinfo="text")
