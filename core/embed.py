@@ -214,7 +214,10 @@ def main(argv: list[str] | None = None) -> int:
         raise CLIError(f"--seeds-per-image > 1 needs --method gd or hybrid ({args.method} is deterministic)")
     rank, world = _init_distributed()
     try:
-        return _run(args, out, rank, world)
+        status = _run(args, out, rank, world)
+        if world > 1:  # leave together: a rank that tears the group down while rank 0 still writes can abort in gloo
+            dist.barrier()  # (a rank that fails instead is stopped with the others by torchrun)
+        return status
     finally:
         if world > 1 and dist.is_initialized():
             dist.destroy_process_group()

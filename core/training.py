@@ -341,7 +341,10 @@ class Trainer:
 def train(config: TrainConfig) -> Path:
     trainer = Trainer(config)
     try:
-        return trainer.fit()
+        result = trainer.fit()
+        if trainer.distributed:
+            dist.barrier()  # leave together: a rank that tears the group down while rank 0 still saves can abort in gloo
+        return result
     finally:
         if trainer.distributed and dist.is_initialized():
             dist.destroy_process_group()
