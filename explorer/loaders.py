@@ -14,7 +14,7 @@ import pandas as pd
 import streamlit as st
 import torch
 
-from core.checkpoint import load_generator
+from core.checkpoint import GENERATOR_KIND, load_generator, read_config
 from core.data import load_fashion_mnist
 from core.embedder import load_embedder
 from core.embedding import embed
@@ -79,9 +79,8 @@ def training_log(name: str) -> pd.DataFrame | None:
 
 
 def generator_training(name: str) -> dict:
-    """The `training` section of a shipped generator's config.json ({} if none)."""
-    path = ASSETS / name / "config.json"
-    return json.loads(path.read_text()).get("training", {}) if path.is_file() else {}
+    """The `training` section of a shipped generator's config.json (core.checkpoint.read_config; {} if none)."""
+    return read_config(ASSETS / name, GENERATOR_KIND).get("training", {})
 
 
 def benchmark_table(name: str) -> str | None:
