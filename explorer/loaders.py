@@ -83,9 +83,25 @@ def generator_training(name: str) -> dict:
     return read_config(ASSETS / name, GENERATOR_KIND).get("training", {})
 
 
-def benchmark_table(name: str) -> str | None:
-    path = RESULTS / f"{name}.md"
-    return path.read_text() if path.is_file() else None
+@dataclass
+class BenchmarkResult:
+    """One benchmark's results file (benchmarks/results/{name}.json, written by benchmarks.report)."""
+
+    title: str
+    command: str
+    date: str
+    machine: str
+    table: pd.DataFrame  # one row per measured row, columns as in the README's table
+    notes: str
+
+
+def benchmark_result(name: str) -> BenchmarkResult | None:
+    """The benchmark's last results, or None when it has not been run (no results file)."""
+    path = RESULTS / f"{name}.json"
+    if not path.is_file():
+        return None
+    data = json.loads(path.read_text())
+    return BenchmarkResult(data["title"], data["command"], data["date"], data["machine"], pd.DataFrame(data["rows"]), data.get("notes", ""))
 
 
 def to_display(images: np.ndarray, scale: int = 4) -> list[np.ndarray]:

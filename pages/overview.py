@@ -4,7 +4,7 @@ import plotly.express as px
 import streamlit as st
 
 from core.training import validation_kind
-from explorer.loaders import (active_study_dir, benchmark_table, findings_table, generator_names, generate_images, generator_training,
+from explorer.loaders import (active_study_dir, benchmark_result, findings_table, generator_names, generate_images, generator_training,
                               open_study, to_display, training_log)
 
 st.title("Embedding images in DDIM diffusion models")
@@ -50,7 +50,16 @@ for name in names:
         else:
             st.info("No training log shipped with this generator.")
 
-for table in ("sample_quality", "speed", "embedding"):
-    text = benchmark_table(table)
-    if text:
-        st.markdown(text)
+for name in ("sample_quality", "speed", "embedding"):
+    result = benchmark_result(name)
+    if result is None:
+        continue
+    st.subheader(result.title)
+    st.caption(f"`{result.command}` ({result.date}; {result.machine})")
+    # a scrollable, sortable frame: the embedding table's 13 columns overflow the page as markdown
+    # 4 significant digits, as the README prints them; Streamlit's default would show 1.6e-7 as 0.0000
+    digits = {column: st.column_config.NumberColumn(format="%.4g") for column in result.table.select_dtypes("float").columns}
+    digits[result.table.columns[0]] = st.column_config.Column(pinned=True)  # the row's name stays while scrolling right
+    st.dataframe(result.table, hide_index=True, width="stretch", column_config=digits)
+    if result.notes:
+        st.caption(result.notes)

@@ -4,6 +4,7 @@ it reads. The study pages read a small study of the tiny generator, built once p
 from __future__ import annotations
 
 import io
+import json
 import re
 from pathlib import Path
 
@@ -93,6 +94,12 @@ def test_overview(study):
     # a distilled generator's curve is its validation loss alone, said so (its training loss is another quantity)
     distilled = [c.value for c in app.caption if c.value.startswith("Step-distilled")]
     assert "Step-distilled (2 epochs)" in " ".join(distilled) and len(distilled) == len(list(ROOT.glob("assets/fashion-distilled*"))) + 1
+    # the benchmark tables are frames read from the results JSON (the embedding table's 13 columns overflow as markdown)
+    tables = {frame.value.columns[0]: frame.value for frame in app.dataframe}
+    shipped = json.loads((ROOT / "benchmarks" / "results" / "embedding.json").read_text())["rows"]
+    assert list(tables["method"]["method"]) == [row["method"] for row in shipped]
+    assert tables["method"]["MSE"].iloc[1] == shipped[1]["MSE"]
+    assert {"set vs test", "task"} <= set(tables)
 
 
 def test_generate_page():
