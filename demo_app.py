@@ -311,6 +311,16 @@ def move_along_direction(upload: dict | str | None, target: str, strength: float
     return make_grid(_finite(torch.cat([image[None], images])), columns=frames + 1, scale=4), text
 
 
+# Gradio shows an upload at its own size: a 28x28 garment was a thumbnail in a 260-pixel box. Scale every preview to
+# fill its box, with sharp pixels (what the model sees is 28x28 anyway). Gradio 6 takes css in launch(): use launch_demo.
+DEMO_CSS = ".upload-preview .image-frame img { width: 100%; height: 100%; object-fit: contain; image-rendering: pixelated; }"
+
+
+def launch_demo(**options) -> None:
+    """demo.launch with the demo's CSS (Gradio 6 takes it there, not in Blocks); options as for launch."""
+    demo.launch(css=DEMO_CSS, max_file_size="10mb", **options)
+
+
 with gr.Blocks(title="Image embedding for DDIM diffusion models") as demo:
     gr.Markdown(
         "# Embedding images in DDIM diffusion models\n"
@@ -320,7 +330,8 @@ with gr.Blocks(title="Image embedding for DDIM diffusion models") as demo:
     with gr.Tab("Embed"):
         with gr.Row():
             with gr.Column():
-                embed_input = gr.Image(type="filepath", label="image (any size or colour)", sources=["upload", "clipboard"], height=260)
+                embed_input = gr.Image(type="filepath", label="image (any size or colour)", sources=["upload", "clipboard"], height=260,
+                 elem_classes="upload-preview")
                 embed_model = gr.Dropdown(sorted(GENERATORS), value="fashion", label="generator")
                 embed_method = gr.Radio(list(EMBED_METHODS), value=list(EMBED_METHODS)[0], label="method")
                 embed_button = gr.Button("Embed", variant="primary")
@@ -359,8 +370,10 @@ with gr.Blocks(title="Image embedding for DDIM diffusion models") as demo:
                             [sketch_before, sketch_input, sketch_after, sketch_difference, sketch_report], api_name="edit")
     with gr.Tab("Interpolate"):
         with gr.Row():
-            first_image = gr.Image(type="filepath", label="first image", sources=["upload", "clipboard"], height=260)
-            second_image = gr.Image(type="filepath", label="second image", sources=["upload", "clipboard"], height=260)
+            first_image = gr.Image(type="filepath", label="first image", sources=["upload", "clipboard"], height=260,
+                 elem_classes="upload-preview")
+            second_image = gr.Image(type="filepath", label="second image", sources=["upload", "clipboard"], height=260,
+                 elem_classes="upload-preview")
         with gr.Row():
             frames_slider = gr.Slider(2, 32, value=9, step=1, label="frames")
             mode_radio = gr.Radio(["spherical (slerp)", "linear"], value="spherical (slerp)", label="path")
@@ -387,7 +400,8 @@ with gr.Blocks(title="Image embedding for DDIM diffusion models") as demo:
                     "moves to z + s (centroid[target] - centroid[source]); the source class is the classifier's reading of the input.")
         with gr.Row():
             with gr.Column():
-                direction_image = gr.Image(type="filepath", label="image", sources=["upload", "clipboard"], height=260)
+                direction_image = gr.Image(type="filepath", label="image", sources=["upload", "clipboard"], height=260,
+                 elem_classes="upload-preview")
                 direction_target = gr.Dropdown(DIRECTIONS.class_names if DIRECTIONS else [], value="Dress" if DIRECTIONS else None,
                                                label="move toward class")
                 direction_strength = gr.Slider(0, 4, value=2, step=0.1, label="strength s (the last frame)")
@@ -403,7 +417,8 @@ with gr.Blocks(title="Image embedding for DDIM diffusion models") as demo:
                     "and regenerated, which sends it to the nearest image the generator can make. Raise fidelity to keep more of it.")
         with gr.Row():
             with gr.Column():
-                project_input = gr.Image(type="filepath", label="any image", sources=["upload", "clipboard"], height=260)
+                project_input = gr.Image(type="filepath", label="any image", sources=["upload", "clipboard"], height=260,
+                 elem_classes="upload-preview")
                 project_fidelity = gr.Slider(0, 1, value=0, step=0.05, label="fidelity: 0 = projected, 1 = faithful")
                 project_button = gr.Button("Project", variant="primary")
                 gr.Examples(OOD_EXAMPLES + FASHION_EXAMPLES[:2], inputs=project_input)
@@ -420,4 +435,4 @@ demo.queue(default_concurrency_limit=2, max_size=64)
 
 if __name__ == "__main__":
     # Locally bound to 127.0.0.1; a Hugging Face Space sets GRADIO_SERVER_NAME=0.0.0.0 to be reachable.
-    demo.launch(server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"), max_file_size="10mb")
+    launch_demo(server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))

@@ -32,9 +32,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--requests", type=int, default=20)
     parser.add_argument("--methods", nargs="+", default=["network (instant)", "fixed point (near-exact)"])
     args = parser.parse_args(argv)
-    from demo_app import demo  # the server runs in this process: its peak RSS is ours
+    from demo_app import demo, launch_demo  # the server runs in this process: its peak RSS is ours
 
-    demo.launch(server_name="127.0.0.1", prevent_thread_lock=True, quiet=True)
+    launch_demo(server_name="127.0.0.1", prevent_thread_lock=True, quiet=True)  # as the app starts it: its CSS and upload limit
     rows = []
     try:
         for method in args.methods:

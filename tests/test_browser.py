@@ -20,9 +20,9 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
 
 @pytest.fixture(scope="module")
 def demo_url():
-    from demo_app import demo
+    from demo_app import demo, launch_demo
 
-    demo.launch(server_name="127.0.0.1", prevent_thread_lock=True, quiet=True)
+    launch_demo(server_name="127.0.0.1", prevent_thread_lock=True, quiet=True)  # as the app starts it: its CSS and upload limit
     yield demo.local_url
     demo.close()
 
@@ -42,6 +42,15 @@ def test_embed_in_a_real_browser(demo_url, tmp_path):
         page.goto(demo_url)
         page.get_by_text("Embedding images in DDIM diffusion models").wait_for(timeout=60_000)
         page.locator("input[type=file]").first.set_input_files(str(ROOT / "assets" / "examples" / "test0009_sneaker.png"))
+        # the 28x28 upload fills its 260-pixel preview (DEMO_CSS), not a 28-pixel thumbnail
+        preview = page.locator(".upload-preview .image-frame img").first
+        preview.wait_for(timeout=30_000)
+        shown = preview.evaluate("""e => {  // the height the picture takes inside the img box, by its object-fit
+            const box = e.getBoundingClientRect(), fit = Math.min(box.width / e.naturalWidth, box.height / e.naturalHeight);
+            const rule = getComputedStyle(e).objectFit;
+            return rule === 'contain' ? fit * e.naturalHeight : rule === 'scale-down' ? Math.min(1, fit) * e.naturalHeight : -1;
+        }""")
+        assert shown > 150, shown  # Gradio's own 'scale-down' showed it at 28 pixels
         page.get_by_label("fixed point (near-exact)").check()
         page.get_by_role("button", name="Embed", exact=True).click()
         report = page.get_by_text("PSNR")

@@ -13,9 +13,9 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "assets" / "examples"
 
 @pytest.fixture(scope="module")
 def client():
-    from demo_app import demo
+    from demo_app import demo, launch_demo
 
-    demo.launch(server_name="127.0.0.1", prevent_thread_lock=True, quiet=True)
+    launch_demo(server_name="127.0.0.1", prevent_thread_lock=True, quiet=True)  # as the app starts it: its CSS and upload limit
     yield Client(demo.local_url, verbose=False)
     demo.close()
 
