@@ -244,7 +244,9 @@ def edit_by_sketch(editor: dict | None, fidelity: float, progress=gr.Progress())
     generator = _needs_embedder()
     fidelity = _fidelity(fidelity)
     if not editor or editor.get("background") is None:
-        raise gr.Error("Upload an image to edit (or pick an example), then paint on it.")
+        # a file the browser cannot decode (corrupt, not an image) never leaves the editor: say so, it shows nothing itself
+        raise gr.Error("Upload an image to edit (or pick an example), then paint on it. A file that did not appear in the "
+                       "editor after you chose it could not be read as an image by your browser (corrupt, or not an image).")
     layers = [np.asarray(layer) for layer in editor.get("layers") or [] if layer is not None]
     painted = sum(int((layer[..., 3] > 0).sum()) if layer.ndim == 3 and layer.shape[-1] == 4 else 0 for layer in layers)
     if painted == 0:

@@ -127,6 +127,15 @@ def test_edit_by_sketch_in_a_real_browser(demo_url, tmp_path):
         page.get_by_text("Embedding images in DDIM diffusion models").wait_for(timeout=60_000)
         page.get_by_role("tab", name="Edit by sketch").click()
         panel = page.locator("#edit-tab")
+        # a corrupt file never reaches the server (the editor cannot decode it and shows nothing): Edit says what happened
+        corrupt = tmp_path / "cut.png"
+        corrupt.write_bytes((ROOT / "assets" / "examples" / "test0009_sneaker.png").read_bytes()[:300])
+        panel.locator("input[type=file]").first.set_input_files(str(corrupt))
+        panel.get_by_role("button", name="Edit", exact=True).click()
+        refusal = page.locator("[data-testid=toast-body].error")
+        refusal.first.wait_for(timeout=30_000)
+        assert "could not be read as an image by your browser" in refusal.first.inner_text()
+        page.locator("[data-testid=toast-close]").first.click()
         panel.locator("button.gallery-item").first.click()  # the sneaker, upscaled to 280x280
         expect(panel.get_by_role("button", name="Undo")).to_be_enabled(timeout=30_000)  # the example is a step in history
         canvas = panel.locator("canvas").last  # pixi.js draws on it and listens for pointer events on it
