@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -73,6 +74,17 @@ def test_study_writes_json_arrays_figures_and_report(tiny_setup, capsys):
     assert np.array_equal(again_arrays["image1/cloud_seeds"], arrays["image1/cloud_seeds"])
     assert [p.stat().st_mtime_ns for p in cached] == stamps
     assert again_arrays["convergence/distance_to_exact"].shape[1] == 1
+    # a damaged cache file is named, recomputed (the same results: the study is deterministic) and rewritten
+    damaged = next(p for p in cached if np.array_equal(np.load(p)["arrays/cloud_seeds"], arrays["image1/cloud_seeds"]))
+    damaged.write_bytes(damaged.read_bytes()[:11])
+    with pytest.warns(UserWarning, match=f"image1: unreadable study cache {re.escape(str(damaged))}"):
+        assert main([*paths, "--out", str(out), "--checkpoint", checkpoint, *FAST, "--convergence-seeds", "1"]) == 0
+    mended, mended_arrays = load_study(out)
+    assert np.array_equal(mended_arrays["image1/cloud_seeds"], arrays["image1/cloud_seeds"])
+    timing = {"seconds", "seconds_per_seed"}  # the only measured quantities that differ between two computations
+    assert ({k: v for k, v in mended["images"]["image1"]["cloud"].items() if k not in timing}
+            == {k: v for k, v in summary["images"]["image1"]["cloud"].items() if k not in timing})
+    assert np.load(damaged)["arrays/cloud_seeds"].shape == arrays["image1/cloud_seeds"].shape
 
 
 @pytest.mark.parametrize("extra, message", [

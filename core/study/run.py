@@ -14,6 +14,8 @@ import io
 import json
 import os
 import time
+import warnings
+import zipfile
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Literal
@@ -137,8 +139,9 @@ def run_study(
     for item in images:
         note(f"{item.name}: seeds")
         cache_file = _cache_path(cache_dir, generator, embedder, config, item) if cache_dir else None
-        if cache_file is not None and cache_file.is_file():
-            image_summary, image_arrays, image_members, named = _load_cached(cache_file, item)
+        cached = _load_cached(cache_file, item) if cache_file is not None and cache_file.is_file() else None
+        if cached is not None:
+            image_summary, image_arrays, image_members, named = cached
         else:
             image_summary, image_arrays, image_members, named = _study_one_image(generator, item, config, levels, embedder, note)
             if cache_file is not None:
@@ -407,9 +410,14 @@ def _save_cached(path: Path, summary: dict, arrays: dict, members: dict, named: 
 
 
 def _load_cached(path: Path, item: StudyImage):
-    with np.load(path, allow_pickle=False) as archive:
-        data = {key: archive[key] for key in archive.files}
-    summary = json.loads(data["summary_json"].tobytes().decode())
+    """The cached results of `item`, or None (with a warning) when the file cannot be read: it is then recomputed."""
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            data = {key: archive[key] for key in archive.files}
+        summary = json.loads(data["summary_json"].tobytes().decode())
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as error:  # truncated, not an npz, foreign
+        warnings.warn(f"{item.name}: unreadable study cache {path} ({type(error).__name__}: {error}); recomputing it", stacklevel=2)
+        return None
     summary.update({"source": item.source, "kind": item.kind})  # how this run named the image
     arrays = {k[7:]: v for k, v in data.items() if k.startswith("arrays/")}
     members = {k[8:]: torch.from_numpy(v) for k, v in data.items() if k.startswith("members/")}
