@@ -36,10 +36,10 @@ import torch.distributed as dist
 from tqdm import tqdm
 
 from core.atomic import all_or_nothing, atomic_path, save_image
-from core.checkpoint import load_generator
+from core.checkpoint import load_generator, weights_hash
 from core.cli_checks import (MAX_BATCH, MAX_STEPS, ArgumentParser, CLIError, check_output_dir, cli_main, float_range, int_range,
                              refuse_overlap)
-from core.embedder import load_embedder
+from core.embedder import load_embedder, trained_through
 from core.embedding import DESCENT_RECIPE, FIXED_POINT_MODES, METHODS, POLISH_RECIPE, REFINE_RECIPE, embed
 from core.gradient_embedding import ORIGINAL_RECIPE
 from core.image_io import ImageInputError, expand_inputs, load_image_file
@@ -230,6 +230,12 @@ def _run(args, out: Path, rank: int, world: int) -> int:
     embedder = load_embedder(embedder_path) if embedder_path else None
     if embedder is not None and embedder.image_shape != generator.image_shape:
         raise CLIError(f"embedder makes seeds {embedder.image_shape}, generator needs {generator.image_shape}")
+    if embedder is not None:
+        expected, actual = trained_through(embedder_path), weights_hash(args.checkpoint)
+        if expected and actual and expected != actual:  # same shapes, other weights: its seeds would silently miss
+            raise CLIError(f"{embedder_path} was trained through other generator weights ({expected[:12]}) than "
+                           f"{args.checkpoint} ({actual[:12]}); its seeds do not fit this generator: give an --embedder "
+                           f"trained for it (python -m core.embedder_training --generator {args.checkpoint}) or another --method")
 
     files, loaded, images, problems = _load_inputs(args, generator, rank, world)
     if not loaded:

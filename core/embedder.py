@@ -166,6 +166,14 @@ def save_embedder(embedder: Embedder, directory: str | Path, extra: dict | None 
     return directory
 
 
+def trained_through(directory: str | Path) -> str:
+    """The content hash of the generator weights the embedder in `directory` was trained through ("" if not recorded).
+
+    An embedder predicts seeds for one generator: through other weights, even of the same shape, they miss."""
+    training = read_config(directory, EMBEDDER_KIND).get("training")
+    return str(training.get("generator_weights", "")) if isinstance(training, dict) else ""
+
+
 def load_embedder(directory: str | Path) -> Embedder:
     config = read_config(directory, EMBEDDER_KIND)
     try:

@@ -162,3 +162,23 @@ def test_embed_fixed_point_modes_report_nfe_per_image(tmp_path, checkpoint, tiny
         assert (summary["missed_target"] == "True") == (float(summary["psnr_db"]) < 35)
     with pytest.raises(SystemExit):
         embed_main([good, "--out", str(tmp_path / "x"), "--checkpoint", checkpoint, "--fixed-point-mode", "fast"])
+
+
+def test_embed_refuses_an_embedder_trained_for_other_weights(tmp_path, checkpoint, tiny_generator, capsys):
+    """An embedder records the generator weights it was trained through; another generator of the same shape gets a
+    clear refusal (its seeds would silently miss: 11.6 dB instead of 25.4 dB with the shipped pair)."""
+    from core.checkpoint import weights_hash
+    from core.embedder import Embedder, EmbedderConfig, save_embedder
+    from tests.conftest import make_tiny_generator
+
+    c, s, _ = tiny_generator.image_shape
+    embedder = Embedder(EmbedderConfig(architecture="conv3", image_size=s, channels=c, width=8)).eval()
+    save_embedder(embedder, tmp_path / "emb", {"training": {"generator_weights": weights_hash(checkpoint)}})
+    other = str(save_generator(make_tiny_generator(1), tmp_path / "other"))
+    make_inputs(tmp_path / "in", checkpoint)
+    common = [str(tmp_path / "in" / "good.png"), "--method", "network", "--embedder", str(tmp_path / "emb")]
+    assert embed_main([*common, "--out", str(tmp_path / "mine"), "--checkpoint", checkpoint]) == 0
+    assert embed_main([*common, "--out", str(tmp_path / "theirs"), "--checkpoint", other]) == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "was trained through other generator weights" in error and weights_hash(checkpoint)[:12] in error
+    assert not (tmp_path / "theirs").exists()
