@@ -57,7 +57,11 @@ MAX_ITERATIONS = 100_000
 def build_parser() -> ArgumentParser:
     parser = ArgumentParser(prog="python -m core.embed", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("inputs", nargs="+", help="image files (png, jpg, ...), .npy arrays or folders")
-    parser.add_argument("--out", required=True, help="output folder (never one holding an input it would overwrite)")
+    parser.add_argument("--out", required=True, help="output folder (never one holding an input it would overwrite; one holding "
+                        "files this run would write needs --overwrite)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace an earlier run's results in --out; its images that this run does not write are removed, "
+                             "so the folder holds one run")
     parser.add_argument("--checkpoint", default=str(DEFAULT_CHECKPOINT), help="generator folder")
     parser.add_argument("--method", choices=METHODS, default="fixed_point")
     parser.add_argument("--embedder", default=None, help=f"embedder folder for network/hybrid (default for network: {DEFAULT_EMBEDDER})")
@@ -92,6 +96,24 @@ def _unique_name(path: Path, taken: set[str]) -> str:
 def output_paths(out: Path, names: list[str]) -> list[Path]:
     """Every file a run writes into `out` for images named `names`."""
     return [out / SEEDS_NAME, out / SUMMARY_NAME] + [out / f"{name}{suffix}" for name in names for suffix in (".seed.npy", ".png")]
+
+
+def _earlier_run_names(out: Path) -> list[str]:
+    """The image names in an earlier run's summary.csv in `out` (none if there is no readable one)."""
+    try:
+        with open(out / SUMMARY_NAME, newline="") as handle:
+            names = [row.get("name") or "" for row in csv.DictReader(handle)]
+    except (OSError, csv.Error, UnicodeDecodeError):
+        return []
+    return [name for name in names if name and Path(name).name == name and name not in (".", "..")]  # plain names only
+
+
+def _remove_stale(out: Path, earlier: list[str], written: set[str]) -> None:
+    """--overwrite: remove the per-image files of an earlier run's images that this run did not write again."""
+    for name in earlier:
+        if name not in written:
+            for suffix in (".seed.npy", ".png"):
+                (out / f"{name}{suffix}").unlink(missing_ok=True)
 
 
 def _shard(count: int, rank: int, world: int) -> range:
@@ -242,6 +264,11 @@ def _run(args, out: Path, rank: int, world: int) -> int:
         raise CLIError("no usable input images")
     # Checked before any compute: no output may replace an input (a bad input included).
     refuse_overlap(files + [Path(p) for p in args.inputs if Path(p).is_file()], output_paths(out, [item[2] for item in loaded]))
+    existing = [path.name for path in output_paths(out, [item[2] for item in loaded]) if path.exists()]
+    if existing and not args.overwrite:
+        raise CLIError(f"{out} already holds {len(existing)} file(s) this run would replace ({', '.join(existing[:3])}"
+                       f"{', ...' if len(existing) > 3 else ''}): choose a new --out, or pass --overwrite to replace that run")
+    earlier = _earlier_run_names(out) if args.overwrite else []
 
     mine = sorted(images)  # this rank's positions among the usable images, contiguous
     label = f"embedding ({args.method})" + (f" [rank {rank}/{world}]" if world > 1 else "")
@@ -261,6 +288,7 @@ def _run(args, out: Path, rank: int, world: int) -> int:
     if not kept:
         raise CLIError("no image gave a finite embedding (is the checkpoint sound?); nothing written")
     rows = _write_outputs(out, [item for item, _ in kept], [record for _, record in kept])
+    _remove_stale(out, earlier, {row["name"] for row in rows})
     print(_table(rows))
     psnr = np.array([float(r["psnr_db"]) for r in rows])
     print(f"{len(rows)} embedded, {len(problems)} skipped; PSNR mean {psnr.mean():.2f} dB, min {psnr.min():.2f} dB; outputs in {out}/")

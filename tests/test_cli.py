@@ -182,3 +182,21 @@ def test_embed_refuses_an_embedder_trained_for_other_weights(tmp_path, checkpoin
     error = capsys.readouterr().err.strip().splitlines()[-1]
     assert "was trained through other generator weights" in error and weights_hash(checkpoint)[:12] in error
     assert not (tmp_path / "theirs").exists()
+
+
+def test_embed_into_a_folder_with_results_needs_overwrite(tmp_path, checkpoint, capsys):
+    """A second run into the same folder is refused (it would replace files and leave the first run's others beside
+    a summary that does not list them); --overwrite replaces the first run, whose other images are removed."""
+    make_inputs(tmp_path / "in", checkpoint)
+    out = tmp_path / "out"
+    inputs = tmp_path / "in"
+    assert embed_main([str(inputs / "good.png"), str(inputs / "array.npy"), "--out", str(out), "--checkpoint", checkpoint,
+                       "--method", "ddim_inversion"]) == 0
+    first = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert embed_main([str(inputs / "good.png"), "--out", str(out), "--checkpoint", checkpoint, "--method", "ddim_inversion"]) == 2
+    assert "already holds 4 file(s) this run would replace (seeds.npy, summary.csv, good.seed.npy" in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == first  # nothing touched
+    assert embed_main([str(inputs / "good.png"), "--out", str(out), "--checkpoint", checkpoint, "--method", "ddim_inversion",
+                       "--overwrite"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["good.png", "good.seed.npy", "seeds.npy", "summary.csv"]
+    assert [r["name"] for r in csv.DictReader(open(out / "summary.csv"))] == ["good"] and np.load(out / "seeds.npy").shape[0] == 1
