@@ -200,3 +200,15 @@ def test_embed_into_a_folder_with_results_needs_overwrite(tmp_path, checkpoint, 
                        "--overwrite"]) == 0
     assert sorted(p.name for p in out.iterdir()) == ["good.png", "good.seed.npy", "seeds.npy", "summary.csv"]
     assert [r["name"] for r in csv.DictReader(open(out / "summary.csv"))] == ["good"] and np.load(out / "seeds.npy").shape[0] == 1
+
+
+def test_embed_says_on_screen_which_images_missed_the_target(tmp_path, checkpoint, capsys):
+    make_inputs(tmp_path / "in", checkpoint)
+    good = str(tmp_path / "in" / "array.npy")
+    # 150 dB is beyond float32's round-off: every image misses, and the run says so (the seeds are still written)
+    assert embed_main([good, "--out", str(tmp_path / "miss"), "--checkpoint", checkpoint, "--target-psnr", "150"]) == 0
+    err = capsys.readouterr().err
+    assert "warning: 1 image(s) stayed below --target-psnr 150 dB after every re-solve: array" in err
+    assert (tmp_path / "miss" / "array.seed.npy").is_file()
+    assert embed_main([good, "--out", str(tmp_path / "hit"), "--checkpoint", checkpoint, "--target-psnr", "20"]) == 0
+    assert "warning" not in capsys.readouterr().err
