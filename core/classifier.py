@@ -110,10 +110,11 @@ def train_classifier(epochs: int = 4, batch_size: int = 128, lr: float = 2e-3, s
 
 @cli_main
 def main(argv: list[str] | None = None) -> int:
-    parser = ArgumentParser(prog="python -m core.classifier", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", default="assets/classifier")
-    parser.add_argument("--epochs", type=int_range(1, 1000), default=4)
-    parser.add_argument("--data-path", default=None)
+    parser = ArgumentParser(prog="python -m core.classifier", description=__doc__)
+    parser.add_argument("--out", required=True, help="folder for the classifier (config.json + model.safetensors); the benchmarks "
+                        "read assets/classifier, which this replaces if named")
+    parser.add_argument("--epochs", type=int_range(1, 1000), default=4, help="training epochs over the 60,000 training images")
+    parser.add_argument("--data-path", default=None, help="Fashion-MNIST IDX folder (default: the Debian package's)")
     args = parser.parse_args(argv)
     check_output_dir(args.out, "--out")  # before the training, not after it
     model, report = train_classifier(args.epochs, data_path=args.data_path)

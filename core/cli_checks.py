@@ -45,8 +45,31 @@ class CLIError(ValueError):
     """A bad argument or output path; the message is the one line the user sees."""
 
 
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Keeps the description's line breaks (its examples) and names each option's default where it has one."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if (action.option_strings and action.default not in (None, False, argparse.SUPPRESS)
+                and "%(default)" not in text and "default" not in text.lower()):
+            text += " (default: %(default)s)"
+        return text
+
+
 class ArgumentParser(argparse.ArgumentParser):
-    """argparse with a one-line error (argparse prints the whole usage first, often several lines)."""
+    """argparse with a one-line error (argparse prints the whole usage first, often several lines) and option
+    defaults in --help (HelpFormatter)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super().__init__(*args, **kwargs)
+
+    def add_argument(self, *args, **kwargs):
+        # an option without help would show no default (argparse prints nothing for it): give it that line at least
+        if (kwargs.get("help") is None and args and str(args[0]).startswith("-")
+                and kwargs.get("default") not in (None, False, argparse.SUPPRESS)):
+            kwargs["help"] = "(default: %(default)s)"
+        return super().add_argument(*args, **kwargs)
 
     def error(self, message: str):  # noqa: D401 - argparse API
         self.exit(ERROR_EXIT, f"{self.prog}: error: {message} (see --help)\n")

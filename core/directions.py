@@ -6,7 +6,7 @@ image of class a towards class b along the difference of centroids:
     z(s) = z + s * (centroid[b] - centroid[a])        (s = 0: unchanged; s = 1: the full shift)
 
 CLI (writes one safetensors file; the demo's Directions tab reads it):
-    python -m core.directions --generator assets/fashion --embedder assets/embedders/fashion-unet \
+    python -m core.directions --generator assets/fashion --embedder assets/embedders/fashion-unet \\
         --per-class 600 --out assets/fashion/directions.safetensors
 """
 
@@ -118,8 +118,9 @@ MAX_PER_CLASS = 6000  # Fashion-MNIST has 6,000 training images per class
 
 @cli_main
 def main(argv: list[str] | None = None) -> int:
-    parser = ArgumentParser(prog="python -m core.directions", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--generator", default="assets/fashion")
+    parser = ArgumentParser(prog="python -m core.directions", description=__doc__)
+    parser.add_argument("--generator", "--checkpoint", dest="generator", default="assets/fashion",
+                        help="generator folder, from the project root (--checkpoint in core.sample, core.embed and core.study)")
     parser.add_argument("--embedder", default="assets/embedders/fashion-unet", help="used when --method is network or hybrid")
     parser.add_argument("--method", default="network", choices=["network", "fixed_point", "hybrid", "ddim_inversion"])
     parser.add_argument("--per-class", type=int_range(1, MAX_PER_CLASS), default=600,

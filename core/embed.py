@@ -55,7 +55,7 @@ MAX_ITERATIONS = 100_000
 
 
 def build_parser() -> ArgumentParser:
-    parser = ArgumentParser(prog="python -m core.embed", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(prog="python -m core.embed", description=__doc__)
     parser.add_argument("inputs", nargs="+", help="image files (png, jpg, ...), .npy arrays or folders")
     parser.add_argument("--out", required=True, help="output folder (never one holding an input it would overwrite; one holding "
                         "files this run would write needs --overwrite)")

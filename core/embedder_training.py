@@ -10,7 +10,7 @@ and bf16 autocast); --finetune-loss mse minimises the squared error the benchmar
 Long runs save a resumable state every few minutes (and on SIGTERM/SIGINT or after --max-steps,
 then exit with status 75); running the same command again continues them exactly.
 
-    python -m core.embedder_training --generator assets/fashion --architecture unet \
+    python -m core.embedder_training --generator assets/fashion --architecture unet \\
         --out assets/embedders/fashion-unet --pairs 20000 --warm-steps 3000 --finetune-steps 400
 """
 
@@ -409,8 +409,9 @@ def train_embedder(
 
 @cli_main
 def main(argv: list[str] | None = None) -> int:
-    parser = ArgumentParser(prog="python -m core.embedder_training", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--generator", default="assets/fashion")
+    parser = ArgumentParser(prog="python -m core.embedder_training", description=__doc__)
+    parser.add_argument("--generator", "--checkpoint", dest="generator", default="assets/fashion",
+                        help="generator folder, from the project root (--checkpoint in core.sample, core.embed and core.study)")
     parser.add_argument("--dataset", default="fashion", choices=["fashion", "digits"])
     parser.add_argument("--architecture", choices=ARCHITECTURES, default="unet")
     parser.add_argument("--out", required=True)

@@ -87,8 +87,9 @@ def compute_exact_seeds(generator_path: str, out: str | Path, count: int, datase
 
 @cli_main
 def main(argv: list[str] | None = None) -> int:
-    parser = ArgumentParser(prog="python -m core.exact_seeds", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--generator", default="assets/fashion")
+    parser = ArgumentParser(prog="python -m core.exact_seeds", description=__doc__)
+    parser.add_argument("--generator", "--checkpoint", dest="generator", default="assets/fashion",
+                        help="generator folder, from the project root (--checkpoint in core.sample, core.embed and core.study)")
     parser.add_argument("--dataset", default="fashion", choices=["fashion", "digits"])
     parser.add_argument("--count", type=int_range(1, 1_000_000), required=True, help="training images 0 .. count-1")
     parser.add_argument("--out", required=True, help="safetensors file; an existing one with the same settings is continued")

@@ -31,7 +31,7 @@ GRID_PADDING = 2
 
 
 def build_parser() -> ArgumentParser:
-    parser = ArgumentParser(prog="python -m core.sample", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(prog="python -m core.sample", description=__doc__)
     parser.add_argument("--checkpoint", default=str(DEFAULT_CHECKPOINT), help="generator folder (config.json + model.safetensors)")
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--seeds", default="0-63", help=f"seed numbers, e.g. 0-63,100 (at most {MAX_SEEDS:,})")

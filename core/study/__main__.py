@@ -42,7 +42,7 @@ MAX_IMAGES = 64
 
 
 def build_parser() -> ArgumentParser:
-    parser = ArgumentParser(prog="python -m core.study", description=__doc__, formatter_class=__import__("argparse").RawDescriptionHelpFormatter)
+    parser = ArgumentParser(prog="python -m core.study", description=__doc__)
     parser.add_argument("inputs", nargs="+", help="test:N, test:A-B, image/.npy files, 'examples' (the ten test images and two "
                                                   "photos of assets/examples), 'examples:test' or 'examples:photos'")
     parser.add_argument("--out", required=True, help="output folder")
