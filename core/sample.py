@@ -69,6 +69,8 @@ def main(argv: list[str] | None = None) -> int:
     if pixels > MAX_GRID_PIXELS:
         raise CLIError(f"the grid would have {pixels:,} pixels (limit {MAX_GRID_PIXELS:,}); use fewer seeds or a smaller --scale")
     outputs = [out] + ([each / f"{name}.png" for name in names] if each else [])
+    if each and out.resolve() in {path.resolve() for path in outputs[1:]}:  # the --each file would replace the grid
+        raise CLIError(f"--out {out} is also the --each file of one image; give the grid another name or --each another folder")
     checkpoint = Path(args.checkpoint)
     refuse_overlap([args.seed_file, checkpoint / CONFIG_NAME, checkpoint / WEIGHTS_NAME], outputs)
 
@@ -83,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
         if each:
             for name, image in zip(names, images):
                 save_image(each / f"{name}.png", to_pil(image))
-    print(f"wrote {len(images)} images to {out}" + (f" and {each}/" if each else ""))
+    print(f"wrote {len(images)} image{'s' if len(images) > 1 else ''} to {out}" + (f" and {each}/" if each else ""))
     return 0
 
 

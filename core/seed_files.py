@@ -14,6 +14,8 @@ from core.atomic import atomic_path
 from core.npy_files import NpyError, read_npy
 
 SEED_FILE_SUFFIXES = (".npy", ".safetensors")
+# |z| above this is not a noise sample (N(0, I) exceeds 10 about once in 10^23 draws); 1e30 overflowed to NaN images
+MAX_SEED_MAGNITUDE = 1e3
 
 
 class SeedFileError(ValueError):
@@ -59,16 +61,22 @@ def load_seed_file(path: str | os.PathLike, image_shape: tuple[int, int, int] | 
         seeds = _read_safetensors_seeds(path, max_elements)
     else:
         raise SeedFileError(f"{path}: seed files are {' or '.join(SEED_FILE_SUFFIXES)}")
+    stored = tuple(seeds.shape)  # as in the file, for the messages
     if seeds.ndim == 3:
         seeds = seeds.unsqueeze(0)
     if image_shape is not None and (seeds.ndim != 4 or tuple(seeds.shape[1:]) != tuple(image_shape)):
-        raise SeedFileError(f"{path} holds seeds of shape {tuple(seeds.shape)}; this generator needs (N, {', '.join(map(str, image_shape))})")
+        raise SeedFileError(f"{path} holds an array of shape {stored}; this generator needs seeds of shape "
+                            f"(N, {', '.join(map(str, image_shape))}) or one seed ({', '.join(map(str, image_shape))})")
     if seeds.ndim >= 1 and len(seeds) == 0:
         raise SeedFileError(f"{path} holds no seeds (shape {tuple(seeds.shape)})")
     if max_count is not None and len(seeds) > max_count:
         raise SeedFileError(f"{path} holds {len(seeds):,} seeds; at most {max_count:,} per run")
     if not torch.isfinite(seeds).all():
         raise SeedFileError(f"{path} contains NaN or infinite values")
+    largest = float(seeds.abs().max()) if seeds.numel() else 0.0
+    if largest > MAX_SEED_MAGNITUDE:  # seeds are N(0, I) noise; values this far out overflow the sampler
+        raise SeedFileError(f"{path} holds values up to {largest:.3g} in size; seeds are standard normal noise "
+                            f"(|z| rarely above 6), and this tool accepts up to {MAX_SEED_MAGNITUDE:g}")
     return seeds
 
 

@@ -33,7 +33,17 @@ def test_sample_bad_inputs(tmp_path, checkpoint, capsys):
     assert sample_main(["--checkpoint", checkpoint, "--seed-file", str(tmp_path / "nan.npy"), "--out", str(tmp_path / "x.png")]) == 2
     assert "NaN" in capsys.readouterr().err
     assert sample_main(["--checkpoint", checkpoint, "--seeds", "3-1", "--out", str(tmp_path / "x.png")]) == 2
-    assert not (tmp_path / "x.png").exists()
+    np.save(tmp_path / "three.npy", np.zeros((2, 8, 8), np.float32))  # 3-D: one seed of 2 channels, not two seeds
+    assert sample_main(["--checkpoint", checkpoint, "--seed-file", str(tmp_path / "three.npy"), "--out", str(tmp_path / "x.png")]) == 2
+    assert "holds an array of shape (2, 8, 8); this generator needs seeds of shape (N, 1, 8, 8)" in capsys.readouterr().err
+    np.save(tmp_path / "huge.npy", np.full((1, 1, 8, 8), 1e30, np.float32))  # finite, but overflows the sampler to NaN
+    assert sample_main(["--checkpoint", checkpoint, "--seed-file", str(tmp_path / "huge.npy"), "--out", str(tmp_path / "x.png")]) == 2
+    assert "values up to 1e+30 in size; seeds are standard normal noise" in capsys.readouterr().err
+    # the grid and an --each file of the same path: refused (the image replaced the grid)
+    assert sample_main(["--checkpoint", checkpoint, "--seeds", "0-1", "--out", str(tmp_path / "seed000000.png"),
+                        "--each", str(tmp_path)]) == 2
+    assert "is also the --each file of one image" in capsys.readouterr().err
+    assert not (tmp_path / "x.png").exists() and not (tmp_path / "seed000000.png").exists()
 
 
 def make_inputs(folder, checkpoint):
