@@ -67,9 +67,13 @@ def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
     os.close(handle)
     kept = False
     try:
-        yield Path(temporary)
-        with open(temporary, "rb") as handle:  # data on disk before the rename makes it visible
-            os.fsync(handle.fileno())
+        try:
+            yield Path(temporary)
+            with open(temporary, "rb") as handle:  # data on disk before the rename makes it visible
+                os.fsync(handle.fileno())
+        except OSError as error:  # the writer's own message rarely names the file ("1568 requested and 480 written")
+            raise OSError(error.errno, f"could not write {target} ({error.strerror or error}); is the disk full, "
+                          "or the folder read-only?") from error
         os.chmod(temporary, 0o666 & ~_UMASK)  # mkstemp creates 0600; give the usual permissions
         if staged is not None:
             staged.renames.append((Path(temporary), target))

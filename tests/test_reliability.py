@@ -385,6 +385,20 @@ def test_sample_each_is_all_or_nothing(tmp_path, checkpoint, capsys, monkeypatch
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
 
 
+def test_a_full_disk_is_named_with_the_file(tmp_path, checkpoint):
+    """A write that the file-size limit cuts short (as a full disk would): one line naming the file, nothing left."""
+    import subprocess
+    import sys
+
+    command = (f"ulimit -f 2; exec {sys.executable} -m core.sample --checkpoint {checkpoint} --seeds 0-63 --scale 8 "
+               f"--out {tmp_path / 'out' / 'grid.png'}")
+    result = subprocess.run(["bash", "-c", command], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2, result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"error: could not write {tmp_path / 'out' / 'grid.png'} (File too large); is the disk full"), last
+    assert not (tmp_path / "out").exists()  # no grid, no temporary file, not even the folder made for them
+
+
 def test_all_or_nothing_commits_together(tmp_path):
     with all_or_nothing():
         save_image(tmp_path / "a.png", Image.new("L", (2, 2)))
