@@ -12,12 +12,14 @@ class directions, examples; no dataset is needed at run time).
 
 from __future__ import annotations
 
-import argparse
 import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # run as a script: `core` from this checkout
+from core.cli_checks import ArgumentParser, CLIError, cli_main  # noqa: E402
 SPACE_FILES = ["demo_app.py", "core", "assets", "LICENSE"]
 # the explorer's study, the next default being re-shipped (scripts/reship.sh), and every Fashion-MNIST
 # generator but the default assets/fashion (twins, teachers, earlier and distilled ones): glob patterns
@@ -34,7 +36,7 @@ def space_requirements() -> str:
             pins[name.strip().lower()] = version.strip()
     missing = [name for name in RUNTIME_PACKAGES if name not in pins]
     if missing:
-        raise SystemExit(f"requirements.txt does not pin {missing}")
+        raise CLIError(f"requirements.txt does not pin {missing}")
     lines = ["--extra-index-url https://download.pytorch.org/whl/cpu"] + [f"{name}=={pins[name]}" for name in RUNTIME_PACKAGES]
     return "\n".join(lines) + "\n"
 
@@ -54,22 +56,34 @@ def _not_for_the_space(assets: Path | None):
 
 
 def build_space(target: Path) -> Path:
-    if target.exists() and any(target.iterdir()):
-        raise SystemExit(f"{target} exists and is not empty; choose a new folder")
-    target.mkdir(parents=True, exist_ok=True)
-    for name in SPACE_FILES:
-        source = ROOT / name
-        if source.is_dir():
-            shutil.copytree(source, target / name, ignore=_not_for_the_space(source if name == "assets" else None))
-        elif source.is_file():
-            shutil.copy2(source, target / name)
-    shutil.copy2(ROOT / "space" / "README.md", target / "README.md")
-    (target / "requirements.txt").write_text(space_requirements())
+    """Write the Space into `target` (new, or an empty folder): all of it or, if anything fails, nothing."""
+    if target.exists() and not target.is_dir():
+        raise CLIError(f"{target} is an existing file; give a new or empty folder")
+    if target.is_dir() and any(target.iterdir()):
+        raise CLIError(f"{target} exists and is not empty; choose a new folder")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))  # renamed onto target when complete
+    try:
+        for name in SPACE_FILES:
+            source = ROOT / name
+            if source.is_dir():
+                shutil.copytree(source, staging / name, ignore=_not_for_the_space(source if name == "assets" else None))
+            elif source.is_file():
+                shutil.copy2(source, staging / name)
+        shutil.copy2(ROOT / "space" / "README.md", staging / "README.md")
+        (staging / "requirements.txt").write_text(space_requirements())
+        if target.is_dir():
+            target.rmdir()  # empty (checked above)
+        staging.rename(target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     return target
 
 
+@cli_main
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(prog="python scripts/build_space.py", description=__doc__)
     parser.add_argument("target", type=Path, help="an empty or new folder")
     target = build_space(parser.parse_args(argv).target)
     size = sum(p.stat().st_size for p in target.rglob("*") if p.is_file())

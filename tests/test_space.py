@@ -9,7 +9,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
-from build_space import build_space  # noqa: E402
+from build_space import build_space, main  # noqa: E402
 
 
 def test_space_folder_is_complete(tmp_path):
@@ -37,3 +37,15 @@ def test_space_folder_is_complete(tmp_path):
     demo_file, core_file, *rest = output.stdout.split(" ", 2)
     assert demo_file.startswith(str(space)) and core_file.startswith(str(space))
     assert rest[0].strip() == "['digits', 'fashion'] True True 13"
+
+
+def test_bad_targets_get_one_line_and_nothing_is_written(tmp_path, capsys):
+    (tmp_path / "file.txt").write_text("mine")
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "notes.txt").write_text("mine")
+    for target, words in ((tmp_path / "file.txt", "is an existing file"), (tmp_path / "full", "exists and is not empty")):
+        assert main([str(target)]) == 2
+        error = capsys.readouterr().err.strip()
+        assert error.startswith("error: ") and words in error and len(error.splitlines()) == 1
+    assert (tmp_path / "file.txt").read_text() == "mine" and [p.name for p in (tmp_path / "full").iterdir()] == ["notes.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file.txt", "full"]  # no staging folder left behind
