@@ -14,7 +14,7 @@ from PIL import Image, UnidentifiedImageError
 from core.data import IMAGE_SUFFIXES, pil_to_tensor
 from core.npy_files import NpyError, read_npy
 
-MAX_FILE_BYTES = 20 * 1024 * 1024  # 20 MB
+MAX_FILE_BYTES = 20 * 1000 * 1000  # 20 MB, as every message and the README say it
 MAX_PIXELS = 40_000_000  # e.g. 6300 x 6300; larger images are refused, not decoded
 INPUT_SUFFIXES = IMAGE_SUFFIXES | {".npy"}
 
@@ -70,7 +70,8 @@ def load_image_file(path: str | os.PathLike, image_shape: tuple[int, int, int]) 
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise ImageInputError(f"{path}: the image is too large (limit {MAX_PIXELS:,} pixels)") from None
     except UnidentifiedImageError as error:
-        raise ImageInputError(f"{path}: not a readable image ({type(error).__name__})") from None
+        empty = path.stat().st_size == 0
+        raise ImageInputError(f"{path}: " + ("an empty file (0 bytes)" if empty else "not an image file (PIL does not know its format)")) from None
     except (OSError, ValueError, SyntaxError) as error:
         raise ImageInputError(f"{path}: corrupt or truncated image ({error})") from None
 

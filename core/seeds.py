@@ -8,19 +8,24 @@ import torch
 def _seed_ranges(text: str) -> list[tuple[int, int]]:
     """'0-3,7' -> [(0, 3), (7, 7)], inclusive ranges, checked but not expanded."""
     ranges: list[tuple[int, int]] = []
-    for part in str(text).replace(" ", "").split(","):
+    parts = str(text).replace(" ", "").split(",")
+    for part in parts:
         if not part:
+            if len(parts) > 1:  # '1,,2' or a trailing comma: most likely a number left out
+                raise ValueError(f"empty item in the seed list {text!r}: use numbers and ranges like '0-63,100'")
             continue
         try:
+            if not part.isascii():  # int() also reads other scripts' digits ('٣' as 3): refuse what is not typed as 0-9
+                raise ValueError
             if "-" in part[1:]:
                 cut = part.index("-", 1)
                 low, high = int(part[:cut]), int(part[cut + 1 :])
-                if high < low:
-                    raise ValueError
             else:
                 low = high = int(part)
         except ValueError:
             raise ValueError(f"bad seed list item {part!r}: use numbers and ranges like '0-63,100'") from None
+        if high < low:
+            raise ValueError(f"bad seed list item {part!r}: a range runs from the smaller number to the larger ('{high}-{low}')")
         ranges.append((low, high))
     if not ranges:
         raise ValueError("the seed list is empty")

@@ -317,7 +317,7 @@ def test_bad_uploads_get_one_clear_line(tmp_path, monkeypatch):
                                     ("wrong.npy", wrong.getvalue(), "application/octet-stream")]).run()
     assert not app.exception
     errors = [e.value for e in app.error]
-    assert errors[0].startswith("Skipped an upload: broken.png: not a readable image")
+    assert errors[0].startswith("Skipped an upload: broken.png: not an image file")
     assert errors[1].startswith("Skipped an upload: wrong.npy: array of shape (5, 5)")
     assert all("\n" not in e and "Traceback" not in e for e in errors)
 

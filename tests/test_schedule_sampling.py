@@ -1,4 +1,5 @@
 import math
+import re
 
 import pytest
 import torch
@@ -53,8 +54,10 @@ def test_step_times_and_bad_steps():
 
 def test_parse_seed_list():
     assert parse_seed_list("0-3,7, 10-11") == [0, 1, 2, 3, 7, 10, 11]
-    for bad in ["", "a-b", "5-2", "-3"]:
-        with pytest.raises(ValueError):
+    for bad, words in [("", "empty"), ("a-b", "bad seed list item 'a-b'"), ("-3", "between 0 and 2**63 - 1"),
+                       ("5-2", "a range runs from the smaller number to the larger ('2-5')"), ("1,,2", "empty item"),
+                       ("3,", "empty item"), ("\u0663", "bad seed list item")]:  # '٣', an Arabic-Indic 3, which int() reads
+        with pytest.raises(ValueError, match=re.escape(words)):
             parse_seed_list(bad)
     assert count_seed_list("0-3,7, 10-11") == 7 and count_seed_list("0-" + str(10**15)) == 10**15 + 1  # not expanded
     assert parse_seed_list("0-2,9", max_count=4) == [0, 1, 2, 9]
