@@ -283,8 +283,9 @@ def _line(draw: ImageDraw.ImageDraw, a: tuple[float, float], b: tuple[float, flo
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--checkpoint", default="assets/fashion")
-    parser.add_argument("--methods", nargs="+",
-                        default=["network", "ddim_inversion", "fixed_point", "fixed_point_fixed", "hybrid", "gd", "gd_original"])
+    methods = ["network", "ddim_inversion", "fixed_point", "fixed_point_fixed", "hybrid", "gd", "gd_original"]
+    parser.add_argument("--methods", nargs="+", choices=methods, default=methods,
+                        help="rows to measure (checked before anything is loaded); the others keep their last results")
     parser.add_argument("--images", type=int, default=500)
     parser.add_argument("--hybrid-images", type=int, default=500)
     parser.add_argument("--hybrid-iterations", type=int, default=30)

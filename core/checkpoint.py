@@ -126,6 +126,8 @@ def read_config(directory: str | os.PathLike, kind: str) -> dict:
     if directory.is_file() and directory.name == CONFIG_NAME:
         directory = directory.parent
     config_path = directory / CONFIG_NAME
+    if directory.is_file():
+        raise CheckpointError(f"{directory} is a file; give the checkpoint folder that holds it (with {CONFIG_NAME})")
     if not directory.is_dir():
         raise CheckpointError(f"checkpoint folder not found: {directory}")
     if not config_path.is_file():
