@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import numbers
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,10 +39,15 @@ class ClassDirections:
     method: str  # the embedding method whose seeds were averaged
 
     def index(self, name: str | int) -> int:
-        if isinstance(name, int):
+        """A class's position, from its name or its index (a Python, numpy or 0-d torch integer, e.g. an argmax)."""
+        if isinstance(name, torch.Tensor) and name.numel() == 1 and not name.is_floating_point():
+            name = int(name)
+        if isinstance(name, bool):
+            raise ValueError(f"a class is a name or an index, got {name!r}")
+        if isinstance(name, numbers.Integral):
             if not 0 <= name < len(self.class_names):
                 raise ValueError(f"class index {name} out of range 0..{len(self.class_names) - 1}")
-            return name
+            return int(name)
         if name not in self.class_names:
             raise ValueError(f"unknown class {name!r}; choose one of {self.class_names}")
         return self.class_names.index(name)
@@ -51,7 +57,11 @@ class ClassDirections:
         return self.centroids[self.index(target)] - self.centroids[self.index(source)]
 
     def move(self, seeds: torch.Tensor, source: str | int, target: str | int, strengths: torch.Tensor | list[float]) -> torch.Tensor:
-        """Seeds (C, H, W) moved by each strength s: (S, C, H, W) = z + s * direction."""
+        """One seed (C, H, W) moved by each strength s: (S, C, H, W) = z + s * direction."""
+        if not isinstance(seeds, torch.Tensor) or tuple(seeds.shape) != tuple(self.centroids.shape[1:]):
+            raise ValueError(f"move takes one seed {tuple(self.centroids.shape[1:])}, got "
+                             f"{getattr(seeds, 'shape', type(seeds).__name__)}" + (": move seeds[i] of a batch one at a time"
+                                                                                  if getattr(seeds, "ndim", 0) == 4 else ""))
         strengths = torch.as_tensor(strengths, dtype=seeds.dtype).reshape(-1, 1, 1, 1)
         return seeds[None] + strengths * self.direction(source, target)[None]
 

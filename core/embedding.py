@@ -75,8 +75,12 @@ class EmbeddingInputError(ValueError):
 
 
 def check_images(generator: DiffusionGenerator, images: torch.Tensor) -> torch.Tensor:
-    if not isinstance(images, torch.Tensor) or images.ndim != 4:
-        raise EmbeddingInputError(f"images must be a (N, C, H, W) tensor, got {getattr(images, 'shape', type(images))}")
+    """The images to embed as float32 in [0, 1], detached from any graph of the caller; EmbeddingInputError if unusable."""
+    if not isinstance(images, torch.Tensor):
+        raise EmbeddingInputError(f"images must be a torch tensor (N, C, H, W), got {type(images).__name__}"
+                                  + (" (torch.from_numpy converts an array)" if hasattr(images, "__array__") else ""))
+    if images.ndim != 4:
+        raise EmbeddingInputError(f"images must be a (N, C, H, W) tensor, got shape {tuple(images.shape)}")
     if len(images) == 0:
         raise EmbeddingInputError("no images to embed (empty batch)")
     if tuple(images.shape[1:]) != generator.image_shape:
@@ -85,7 +89,7 @@ def check_images(generator: DiffusionGenerator, images: torch.Tensor) -> torch.T
         raise EmbeddingInputError("images contain NaN or infinite values")
     if images.min() < -1e-4 or images.max() > 1 + 1e-4:
         raise EmbeddingInputError(f"pixel values must be in [0, 1], got [{images.min():.3g}, {images.max():.3g}]")
-    return images.float().clamp(0, 1)
+    return images.detach().float().clamp(0, 1)  # detached: the descents backpropagate through their own graph only
 
 
 @torch.no_grad()

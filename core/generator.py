@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numbers
+
 import torch
 from torch import nn
 
@@ -39,6 +41,23 @@ class DiffusionGenerator(nn.Module):
         return ddim_generate(self.unet, initial_noise, steps)
 
     def generate(self, initial_noise: torch.Tensor, steps: int = 10, clip: bool = True) -> torch.Tensor:
-        """(N, C, H, W) seeds -> (N, C, H, W) images in [0, 1] (clipped unless clip=False)."""
-        images = self.denormalize(self.generate_normalized(initial_noise, steps))
+        """(N, C, H, W) seeds -> (N, C, H, W) images in [0, 1] (clipped unless clip=False).
+
+        Seeds of another floating dtype are converted to the weights' dtype; anything else that cannot be a seed
+        batch of this generator (another shape, integers, NaN, a numpy array) is a TypeError or ValueError."""
+        images = self.denormalize(self.generate_normalized(self.check_seeds(initial_noise, steps), steps))
         return images.clamp(0.0, 1.0) if clip else images
+
+    def check_seeds(self, seeds: torch.Tensor, steps: int = 10) -> torch.Tensor:
+        """`seeds` as this generator takes them, (N, C, H, W) in the weights' dtype, or a clear error."""
+        if not isinstance(seeds, torch.Tensor):
+            raise TypeError(f"seeds must be a torch tensor (N, {', '.join(map(str, self.image_shape))}), got {type(seeds).__name__}")
+        if seeds.ndim != 4 or tuple(seeds.shape[1:]) != self.image_shape:
+            raise ValueError(f"seeds have shape {tuple(seeds.shape)}; this generator takes (N, {', '.join(map(str, self.image_shape))})")
+        if not seeds.is_floating_point():
+            raise TypeError(f"seeds are noise, a floating-point tensor; got {seeds.dtype}")
+        if not torch.isfinite(seeds).all():
+            raise ValueError("seeds contain NaN or infinite values")
+        if isinstance(steps, bool) or not isinstance(steps, numbers.Integral) or steps < 1:
+            raise ValueError(f"steps must be a whole number >= 1, got {steps!r}")
+        return seeds.to(self.mean.dtype)

@@ -96,12 +96,14 @@ def _load_npy(path: Path, image_shape: tuple[int, int, int]) -> tuple[torch.Tens
         raise ImageInputError(f"{path}: array contains NaN or infinite values")
     note = "used as is"
     low, high = float(array.min()), float(array.max())
-    if np.issubdtype(dtype, np.integer) or high > 1.5:  # integers or clearly 8-bit values
+    # integers, or floats holding whole numbers above 1 (8-bit values saved as float); a float array in [0, 2] is neither
+    whole = high > 1.01 and bool(np.all(array == np.round(array)))
+    if np.issubdtype(dtype, np.integer) or whole:
         if low < 0 or high > 255:
             raise ImageInputError(f"{path}: values in [{low:.3g}, {high:.3g}]; expected [0, 1] or [0, 255]")
         array, note = array / 255.0, "scaled [0, 255] -> [0, 1]"
     elif low < -0.01 or high > 1.01:
-        raise ImageInputError(f"{path}: values in [{low:.3g}, {high:.3g}]; expected [0, 1] or [0, 255]")
+        raise ImageInputError(f"{path}: values in [{low:.3g}, {high:.3g}]; expected [0, 1], or whole numbers in [0, 255]")
     elif low < 0 or high > 1:
         array, note = array.clip(0, 1), "clipped to [0, 1]"
     return torch.from_numpy(array), note

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import torch
 
-from core.embedding import embed, reconstruct
+from core.embedding import check_images, embed, reconstruct
 from core.generator import DiffusionGenerator
 from core.interpolation import blend_seeds
 
@@ -54,6 +54,7 @@ def project(
     """Images (N, C, H, W) in [0, 1] -> their projection at the given fidelity in [0, 1]."""
     if not 0.0 <= float(fidelity) <= 1.0:
         raise ValueError(f"fidelity must be in [0, 1], got {fidelity}")
+    images = check_images(generator, images)  # float32 in [0, 1] before any work: the embedder takes nothing else
     if fidelity == 0:  # the network's seed as is (embed() also checks the images and reconstructs)
         projected = embed(generator, images, "network", embedder=embedder, steps=steps)
         return Projection(images.float(), projected.seeds, projected.reconstructions, projected.seeds, None, 0.0)

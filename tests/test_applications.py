@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import pytest
 import torch
 
@@ -37,6 +38,12 @@ def test_blend_seeds_ends_are_the_seeds():
     assert middle.norm() > blend_seeds(a, b, [0.5], "linear")[0].norm()
 
 
+def test_projection_takes_any_float_dtype(tiny_generator, tiny_embedder, targets):
+    """float64 images: converted before any work (they failed in the embedder after the whole fixed-point solve)."""
+    half_way = project(tiny_generator, tiny_embedder, targets.double(), 0.5)
+    assert half_way.seeds.dtype == torch.float32 and torch.isfinite(half_way.images).all()
+
+
 def test_projection_fidelity_runs_from_network_to_exact(tiny_generator, tiny_embedder, targets):
     projected = project(tiny_generator, tiny_embedder, targets, 0.0)
     torch.testing.assert_close(projected.seeds, tiny_embedder(targets))
@@ -64,6 +71,12 @@ def test_class_directions(tmp_path, tiny_generator, tiny_embedder):
     assert loaded.class_names == ["a", "b", "c"] and torch.equal(loaded.centroids, directions.centroids)
     with pytest.raises(ValueError, match="unknown class"):
         directions.direction("a", "z")
+    # an argmax index (numpy or torch) names a class; a batch of seeds is refused (it paired seed i with strength i)
+    torch.testing.assert_close(directions.move(seeds[0], np.int64(0), torch.tensor(1), [1.0])[0], moved[1])
+    with pytest.raises(ValueError, match="move takes one seed"):
+        directions.move(seeds[:2], "a", "b", [0.0, 1.0])
+    with pytest.raises(ValueError, match="a class is a name or an index"):
+        directions.direction(True, "b")
     with pytest.raises(ValueError, match="no images of class"):
         compute_class_directions(tiny_generator, images, torch.zeros(6, dtype=torch.long), ["a", "b"], "network", tiny_embedder)
     with pytest.raises(CheckpointError, match="shape"):

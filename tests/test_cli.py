@@ -110,6 +110,13 @@ def test_npy_value_ranges(tmp_path):
     np.save(tmp_path / "wild.npy", np.full((8, 8), 1.2, np.float32))
     with pytest.raises(ImageInputError, match="expected"):
         load_image_file(tmp_path / "wild.npy", shape)
+    # floats in [0, 2] are neither [0, 1] nor 8-bit values: refused (they were divided by 255, to near black)
+    np.save(tmp_path / "double.npy", np.linspace(0, 2, 64, dtype=np.float32).reshape(8, 8))
+    with pytest.raises(ImageInputError, match=r"values in \[0, 2\]; expected \[0, 1\], or whole numbers in \[0, 255\]"):
+        load_image_file(tmp_path / "double.npy", shape)
+    np.save(tmp_path / "bytes_as_float.npy", np.full((8, 8), 51.0, np.float64))  # 8-bit values saved as floats
+    image, note = load_image_file(tmp_path / "bytes_as_float.npy", shape)
+    assert note == "scaled [0, 255] -> [0, 1]" and abs(float(image.max()) - 0.2) < 1e-6
 
 
 def test_embed_rejects_bad_numbers(tmp_path, checkpoint, capsys):

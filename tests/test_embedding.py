@@ -116,3 +116,27 @@ def test_hybrid_from_a_few_fixed_point_iterations(tiny_generator, targets):
     assert polished.nfe == start.nfe + POLISH_RECIPE.iterations * 10
     with pytest.raises(ValueError, match="unknown hybrid_start"):
         embed(tiny_generator, targets, "hybrid", hybrid_start="magic")
+
+
+def test_images_from_a_graph_and_numpy_arrays(tiny_generator, targets):
+    """Images that carry a graph are embedded as values (gd failed: 'backward through the graph a second time'),
+    and a numpy array is named as such (the message showed its correct shape as if that were the problem)."""
+    attached = targets.clone().requires_grad_(True)
+    for method in ("gd", "ddim_inversion"):
+        result = embed(tiny_generator, attached, method, descent=DescentConfig(iterations=2))
+        assert result.mse.grad_fn is None and torch.isfinite(result.seeds).all()
+    with pytest.raises(EmbeddingInputError, match=r"must be a torch tensor .*got ndarray \(torch.from_numpy"):
+        embed(tiny_generator, targets.numpy(), "ddim_inversion")
+
+
+def test_generate_checks_its_seeds(tiny_generator):
+    seeds = seeded_noise([0, 1], tiny_generator.image_shape)
+    torch.testing.assert_close(tiny_generator.generate(seeds.double()), tiny_generator.generate(seeds))  # converted
+    for bad, error, words in [(seeds[0], ValueError, r"shape \(1, 8, 8\); this generator takes \(N, 1, 8, 8\)"),
+                              (seeds.numpy(), TypeError, "must be a torch tensor"),
+                              (seeds.to(torch.uint8), TypeError, "floating-point"),
+                              (seeds * float("nan"), ValueError, "NaN")]:
+        with pytest.raises(error, match=words):
+            tiny_generator.generate(bad)
+    with pytest.raises(ValueError, match="steps must be a whole number"):
+        tiny_generator.generate(seeds, steps=2.5)

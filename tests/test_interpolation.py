@@ -30,3 +30,15 @@ def test_bad_arguments():
         interpolate_seeds(torch.zeros(2), torch.ones(2), 1)
     with pytest.raises(ValueError):
         interpolate_seeds(torch.zeros(2), torch.ones(2), 3, "cubic")
+
+
+def test_seeds_that_cannot_be_interpolated_are_named():
+    a, b = torch.randn(1, 4, 4), torch.randn(1, 4, 4)
+    with pytest.raises(ValueError, match=r"one pair of seeds \(C, H, W\) at a time.*take seeds\[i\] of a batch"):
+        interpolate_seeds(a[None], b[None], 5)  # a batch of one: it returned a (5, 1, 1, 4, 4) path
+    with pytest.raises(ValueError, match="two non-zero seeds"):
+        interpolate_seeds(a, torch.zeros_like(a), 3)  # slerp to zero gave NaN
+    assert torch.isfinite(interpolate_seeds(a, torch.zeros_like(a), 3, "linear")).all()
+    with pytest.raises(ValueError, match="weights must be finite"):
+        from core.interpolation import blend_seeds
+        blend_seeds(a, b, [0.5, float("nan")])

@@ -64,6 +64,9 @@ def test_cloud_rejects_bad_input(tiny_generator, target):
         sample_cloud(tiny_generator, image, 4, 0.0, FAST)
     with pytest.raises(StudyInputError, match="positive"):
         sample_cloud(tiny_generator, image, 4, float("nan"), FAST)
+    with pytest.raises(StudyInputError, match=r"below 1; got 30 \(a PSNR\? mse_from_psnr\(30\) = 0.001\)"):
+        sample_cloud(tiny_generator, image, 4, 30, FAST)  # dB where an MSE belongs: every seed was 'inside'
+    assert sample_cloud(tiny_generator, image, 2, np.float32(eps), FAST) is not None  # a numpy scalar is a number
     with pytest.raises(StudyInputError, match="shape"):
         sample_cloud(tiny_generator, torch.zeros(1, 9, 9), 4, eps, FAST)
     with pytest.raises(StudyInputError, match=r"\[0, 1\]"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 
 import torch
 
@@ -24,8 +25,12 @@ def psnr_from_mse(mse: torch.Tensor | float) -> torch.Tensor:
 
 
 def check_tolerance(eps: float) -> float:
-    if not isinstance(eps, (int, float)) or not math.isfinite(eps) or eps <= 0:
+    """An MSE tolerance on [0, 1] pixels, in (0, 1): a value of 1 or more is no tolerance (every seed is inside)."""
+    if isinstance(eps, bool) or not isinstance(eps, numbers.Real) or not math.isfinite(eps) or eps <= 0:
         raise StudyInputError(f"the tolerance eps must be a positive MSE, got {eps!r}")
+    if eps >= 1:  # most likely a PSNR given where an MSE is expected
+        raise StudyInputError(f"the tolerance eps is an MSE on [0, 1] pixels, below 1; got {eps:g} "
+                              f"(a PSNR? mse_from_psnr({eps:g}) = {10 ** (-eps / 10):.3g})")
     return float(eps)
 
 
