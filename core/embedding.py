@@ -118,14 +118,17 @@ def embed(
     """Embed images (N, C, H, W) in [0, 1]; see the module docstring for the methods.
 
     seeds_per_image > 1 (gd, hybrid): K independent starts per image; the best is returned and all
-    are in `candidates`. `start` (N, C, H, W) replaces the random start of gd. `descent` overrides
+    are in `candidates`. gd's random starts are one draw for the batch from `random_seed` (image i
+    takes row i), so an image's gd seed depends on its place in the batch, unlike the deterministic
+    methods; `start` (N, C, H, W) replaces that random start. `descent` overrides
     the descent settings (gd: the article's recipe; hybrid: REFINE_RECIPE). `hybrid_start`: where
     hybrid starts ("auto": the network if `embedder` is given, else DDIM inversion; "fixed_point"
     runs `fixed_point_iterations` per step, pair it with POLISH_RECIPE).
     fixed_point: `fixed_point_mode` "adaptive" (at most `fixed_point_iterations` evaluations per
     step, each step stopped at `fixed_point_tolerance` times its weight, see core.inversion; with a
-    `fixed_point_target_psnr`, images below it are solved again) or "fixed" (the
-    original: exactly `fixed_point_iterations` per step). `missed` flags images below the target.
+    `fixed_point_target_psnr`, images below it are solved again) or "fixed" (the original:
+    `fixed_point_iterations` per step, stopping early only once every image is below 1e-6).
+    `missed` flags images below the target.
     """
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; choose one of {list(METHODS)}")
@@ -137,6 +140,8 @@ def embed(
         raise ValueError(f"unknown fixed_point_mode {fixed_point_mode!r}; choose one of {list(FIXED_POINT_MODES)}")
     if fixed_point_iterations < 1:
         raise ValueError(f"fixed_point_iterations must be >= 1, got {fixed_point_iterations}")
+    if fixed_point_target_psnr is not None and not 0 < float(fixed_point_target_psnr) < float("inf"):
+        raise ValueError(f"fixed_point_target_psnr must be a positive PSNR in dB (or None), got {fixed_point_target_psnr}")
     if method in ("ddim_inversion", "fixed_point", "network") and k != 1:
         raise ValueError(f"{method} is deterministic: it gives one seed per image (seeds_per_image=1)")
     if start is not None and (tuple(start.shape) != tuple(images.shape) or not torch.isfinite(start).all()):

@@ -7,6 +7,7 @@ lr 1e-2; 1500 iterations; several seeds per image in one batch.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Callable, Literal
 
@@ -27,6 +28,14 @@ class DescentConfig:
     target_mse: float | None = None  # stop once every image's best MSE is below this
     checkpointing: bool = False  # recompute sampler activations in backward: less memory, ~1.3x time
     steps: int = 10  # DDIM steps of G
+
+    def __post_init__(self) -> None:  # a typo ('l2', 'cos') would silently run the other setting
+        if self.loss not in ("mae", "mse"):
+            raise ValueError(f"DescentConfig.loss must be 'mae' or 'mse', got {self.loss!r}")
+        if self.lr_schedule not in ("constant", "cosine"):
+            raise ValueError(f"DescentConfig.lr_schedule must be 'constant' or 'cosine', got {self.lr_schedule!r}")
+        if not (self.lr > 0 and math.isfinite(self.lr)) or self.iterations < 0 or self.steps < 1:
+            raise ValueError(f"DescentConfig needs lr > 0, iterations >= 0 and steps >= 1, got {self.lr}, {self.iterations}, {self.steps}")
 
 
 ORIGINAL_RECIPE = DescentConfig()

@@ -88,6 +88,11 @@ def test_bad_method_and_options(tiny_generator, targets):
         embed(tiny_generator, targets, "network")
     with pytest.raises(ValueError, match="deterministic"):
         embed(tiny_generator, targets, "fixed_point", seeds_per_image=2)
+    with pytest.raises(ValueError, match="positive PSNR"):
+        embed(tiny_generator, targets, "fixed_point", fixed_point_target_psnr=float("nan"))  # 'nothing missed' before
+    for typo in ({"loss": "l2"}, {"lr_schedule": "cos"}, {"lr": 0.0}):  # ran as MSE, as constant, as nothing
+        with pytest.raises(ValueError, match="DescentConfig"):
+            DescentConfig(**typo)
 
 
 def test_fixed_point_from_a_start_counts_every_evaluation(tiny_generator, targets):
