@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numbers
+
 import torch
 
 
@@ -52,7 +54,12 @@ def parse_seed_list(text: str, max_count: int | None = None) -> list[int]:
 
 
 def seeded_noise(seeds: list[int], shape: tuple[int, int, int], device: str | torch.device = "cpu") -> torch.Tensor:
-    """(len(seeds), *shape) standard normal noise, one torch.Generator per seed."""
+    """(len(seeds), *shape) standard normal noise, one torch.Generator per seed (whole numbers in 0 .. 2**63 - 1)."""
+    if isinstance(seeds, (str, bytes)):  # '12' would be seeds 1 and 2: parse_seed_list reads text
+        raise TypeError(f"seeds must be a list of whole numbers; for text like {seeds!r} use parse_seed_list")
+    for seed in seeds:
+        if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or not 0 <= seed < 2**63:
+            raise ValueError(f"a seed is a whole number in 0 .. 2**63 - 1, got {seed!r}")
     noise = torch.empty((len(seeds), *shape))
     for i, seed in enumerate(seeds):
         generator = torch.Generator().manual_seed(int(seed))

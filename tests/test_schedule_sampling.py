@@ -1,6 +1,7 @@
 import math
 import re
 
+import numpy as np
 import pytest
 import torch
 
@@ -82,3 +83,10 @@ def test_other_step_counts(tiny_generator):
         assert images.shape == (2, *tiny_generator.image_shape)
         assert images.min() >= 0 and images.max() <= 1 and torch.isfinite(images).all()
     assert not torch.allclose(tiny_generator.generate(z, steps=4), tiny_generator.generate(z, steps=25))
+
+
+def test_seeded_noise_takes_whole_numbers_only():
+    torch.testing.assert_close(seeded_noise([np.int64(3)], (1, 2, 2)), seeded_noise([3], (1, 2, 2)))
+    for bad, error in [("12", TypeError), ([-1], ValueError), ([1.7], ValueError), ([2**64], ValueError), ([True], ValueError)]:
+        with pytest.raises(error):
+            seeded_noise(bad, (1, 2, 2))  # '12' was seeds 1 and 2, 1.7 was seed 1, -1 and 2**64 a torch error
