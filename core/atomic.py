@@ -7,6 +7,7 @@ appear together, or (if anything fails) none of them does.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import tempfile
@@ -72,8 +73,9 @@ def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
             with open(temporary, "rb") as handle:  # data on disk before the rename makes it visible
                 os.fsync(handle.fileno())
         except OSError as error:  # the writer's own message rarely names the file ("1568 requested and 480 written")
-            raise OSError(error.errno, f"could not write {target} ({error.strerror or error}); is the disk full, "
-                          "or the folder read-only?") from error
+            full = error.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EROFS, errno.EACCES) or error.errno is None
+            hint = "; is the disk full, or the folder read-only?" if full else ""
+            raise OSError(error.errno, f"could not write {target} ({error.strerror or error}){hint}") from error
         os.chmod(temporary, 0o666 & ~_UMASK)  # mkstemp creates 0600; give the usual permissions
         if staged is not None:
             staged.renames.append((Path(temporary), target))

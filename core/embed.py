@@ -50,6 +50,7 @@ from core.seed_files import save_seed_file
 DEFAULT_EMBEDDER = DEFAULT_CHECKPOINT.parent / "embedders" / "fashion-unet"
 SEEDS_NAME = "seeds.npy"
 SUMMARY_NAME = "summary.csv"
+SUMMARY_FIELDS = ["input", "name", "conversion", "mse", "psnr_db", "nfe", "missed_target", "seconds"]
 MAX_SEEDS_PER_IMAGE = 256
 MAX_ITERATIONS = 100_000
 
@@ -103,21 +104,29 @@ def output_paths(out: Path, names: list[str]) -> list[Path]:
 
 
 def _earlier_run_names(out: Path) -> list[str]:
-    """The image names in an earlier run's summary.csv in `out` (none if there is no readable one)."""
+    """The image names in an earlier core.embed run's summary.csv in `out`; none if there is no such file (a csv
+    with other columns is someone else's, and names nothing to remove)."""
     try:
         with open(out / SUMMARY_NAME, newline="") as handle:
-            names = [row.get("name") or "" for row in csv.DictReader(handle)]
+            reader = csv.DictReader(handle)
+            if reader.fieldnames != SUMMARY_FIELDS:
+                return []
+            names = [row.get("name") or "" for row in reader]
     except (OSError, csv.Error, UnicodeDecodeError):
         return []
     return [name for name in names if name and Path(name).name == name and name not in (".", "..")]  # plain names only
 
 
-def _remove_stale(out: Path, earlier: list[str], written: set[str]) -> None:
-    """--overwrite: remove the per-image files of an earlier run's images that this run did not write again."""
+def _remove_stale(out: Path, earlier: list[str], written: set[str], inputs: list[Path]) -> None:
+    """--overwrite: remove the files of an earlier run's images that this run did not write again; only pairs
+    NAME.seed.npy + NAME.png as core.embed writes them, and never an input of this run."""
+    protected = {path.resolve() for path in inputs}
     for name in earlier:
-        if name not in written:
-            for suffix in (".seed.npy", ".png"):
-                (out / f"{name}{suffix}").unlink(missing_ok=True)
+        pair = [out / f"{name}.seed.npy", out / f"{name}.png"]
+        if name in written or not all(path.is_file() for path in pair) or any(path.resolve() in protected for path in pair):
+            continue
+        for path in pair:
+            path.unlink(missing_ok=True)
 
 
 def _shard(count: int, rank: int, world: int) -> range:
@@ -208,13 +217,12 @@ def _write_outputs(out: Path, loaded: list, records: list[dict]) -> list[dict]:
         for (path, note, name), record in zip(loaded, records):
             save_seed_file(out / f"{name}.seed.npy", record["seeds"])
             save_image(out / f"{name}.png", to_pil(record["reconstruction"]))
-            rows.append({"input": str(path), "name": name, "conversion": note, "mse": f"{record['mse']:.6f}",
-                         "psnr_db": f"{record['psnr']:.2f}", "nfe": record["nfe"], "missed_target": record["missed"],
-                         "seconds": f"{record['seconds']:.3f}"})
+            rows.append(dict(zip(SUMMARY_FIELDS, [str(path), name, note, f"{record['mse']:.6f}", f"{record['psnr']:.2f}",
+                                                  record["nfe"], record["missed"], f"{record['seconds']:.3f}"])))
         save_seed_file(out / SEEDS_NAME, torch.stack([record["seed"] for record in records]))
         with atomic_path(out / SUMMARY_NAME) as temporary:
             with open(temporary, "w", newline="") as handle:
-                writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+                writer = csv.DictWriter(handle, fieldnames=SUMMARY_FIELDS)
                 writer.writeheader()
                 writer.writerows(rows)
     return rows
@@ -252,7 +260,9 @@ def main(argv: list[str] | None = None) -> int:
 def _run(args, out: Path, rank: int, world: int) -> int:
     """Embed this rank's shard; rank 0 gathers every record and writes what one process would."""
     generator = load_generator(args.checkpoint)
-    embedder_path = args.embedder or (str(DEFAULT_EMBEDDER) if args.method == "network" else None)
+    # the embedder is loaded (and checked against the generator) only where the method uses it
+    uses_embedder = args.method == "network" or (args.method == "hybrid" and args.hybrid_start in ("auto", "network"))
+    embedder_path = (args.embedder or (str(DEFAULT_EMBEDDER) if args.method == "network" else None)) if uses_embedder else None
     embedder = load_embedder(embedder_path) if embedder_path else None
     if embedder is not None and embedder.image_shape != generator.image_shape:
         raise CLIError(f"embedder makes seeds {embedder.image_shape}, generator needs {generator.image_shape}")
@@ -292,7 +302,7 @@ def _run(args, out: Path, rank: int, world: int) -> int:
     if not kept:
         raise CLIError("no image gave a finite embedding (is the checkpoint sound?); nothing written")
     rows = _write_outputs(out, [item for item, _ in kept], [record for _, record in kept])
-    _remove_stale(out, earlier, {row["name"] for row in rows})
+    _remove_stale(out, earlier, {row["name"] for row in rows}, files)
     print(_table(rows))
     psnr = np.array([float(r["psnr_db"]) for r in rows])
     print(f"{len(rows)} embedded, {len(problems)} skipped; PSNR mean {psnr.mean():.2f} dB, min {psnr.min():.2f} dB; outputs in {out}/")

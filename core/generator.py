@@ -45,10 +45,10 @@ class DiffusionGenerator(nn.Module):
 
         Seeds of another floating dtype are converted to the weights' dtype; anything else that cannot be a seed
         batch of this generator (another shape, integers, NaN, a numpy array) is a TypeError or ValueError."""
-        images = self.denormalize(self.generate_normalized(self.check_seeds(initial_noise, steps), steps))
+        images = self.denormalize(self.generate_normalized(self.validate_seeds(initial_noise, steps), steps))
         return images.clamp(0.0, 1.0) if clip else images
 
-    def check_seeds(self, seeds: torch.Tensor, steps: int = 10) -> torch.Tensor:
+    def validate_seeds(self, seeds: torch.Tensor, steps: int = 10) -> torch.Tensor:
         """`seeds` as this generator takes them, (N, C, H, W) in the weights' dtype, or a clear error."""
         if not isinstance(seeds, torch.Tensor):
             raise TypeError(f"seeds must be a torch tensor (N, {', '.join(map(str, self.image_shape))}), got {type(seeds).__name__}")

@@ -8,6 +8,7 @@ lr 1e-2; 1500 iterations; several seeds per image in one batch.
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
 from typing import Callable, Literal
 
@@ -34,8 +35,12 @@ class DescentConfig:
             raise ValueError(f"DescentConfig.loss must be 'mae' or 'mse', got {self.loss!r}")
         if self.lr_schedule not in ("constant", "cosine"):
             raise ValueError(f"DescentConfig.lr_schedule must be 'constant' or 'cosine', got {self.lr_schedule!r}")
-        if not (self.lr > 0 and math.isfinite(self.lr)) or self.iterations < 0 or self.steps < 1:
-            raise ValueError(f"DescentConfig needs lr > 0, iterations >= 0 and steps >= 1, got {self.lr}, {self.iterations}, {self.steps}")
+        numbers_ok = all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in (self.lr, self.iterations, self.steps, self.seed_penalty))
+        if (not numbers_ok or not (self.lr > 0 and math.isfinite(self.lr)) or self.iterations < 0 or self.steps < 1
+                or not (self.seed_penalty >= 0 and math.isfinite(self.seed_penalty))
+                or (self.target_mse is not None and not self.target_mse >= 0)):
+            raise ValueError(f"DescentConfig needs lr > 0, iterations >= 0, steps >= 1, seed_penalty >= 0 and target_mse "
+                             f"None or >= 0, got {self.lr}, {self.iterations}, {self.steps}, {self.seed_penalty}, {self.target_mse}")
 
 
 ORIGINAL_RECIPE = DescentConfig()

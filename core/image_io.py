@@ -14,6 +14,8 @@ from PIL import Image, UnidentifiedImageError
 from core.data import IMAGE_SUFFIXES, pil_to_tensor
 from core.npy_files import NpyError, read_npy
 
+# the first bytes of the common image formats: a file that starts so but PIL cannot identify is cut short, not foreign
+IMAGE_SIGNATURES = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a", b"BM", b"II*\x00", b"MM\x00*", b"RIFF")
 MAX_FILE_BYTES = 20 * 1000 * 1000  # 20 MB, as every message and the README say it
 MAX_PIXELS = 40_000_000  # e.g. 6300 x 6300; larger images are refused, not decoded
 INPUT_SUFFIXES = IMAGE_SUFFIXES | {".npy"}
@@ -70,8 +72,12 @@ def load_image_file(path: str | os.PathLike, image_shape: tuple[int, int, int]) 
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise ImageInputError(f"{path}: the image is too large (limit {MAX_PIXELS:,} pixels)") from None
     except UnidentifiedImageError as error:
-        empty = path.stat().st_size == 0
-        raise ImageInputError(f"{path}: " + ("an empty file (0 bytes)" if empty else "not an image file (PIL does not know its format)")) from None
+        with open(path, "rb") as handle:
+            head = handle.read(8)
+        reason = ("an empty file (0 bytes)" if not head else
+                  "corrupt or truncated image (it starts as an image file does, but cannot be read)" if head.startswith(IMAGE_SIGNATURES)
+                  else "not an image file (PIL does not know its format)")
+        raise ImageInputError(f"{path}: {reason}") from None
     except (OSError, ValueError, SyntaxError) as error:
         raise ImageInputError(f"{path}: corrupt or truncated image ({error})") from None
 
@@ -96,9 +102,10 @@ def _load_npy(path: Path, image_shape: tuple[int, int, int]) -> tuple[torch.Tens
         raise ImageInputError(f"{path}: array contains NaN or infinite values")
     note = "used as is"
     low, high = float(array.min()), float(array.max())
-    # integers, or floats holding whole numbers above 1 (8-bit values saved as float); a float array in [0, 2] is neither
-    whole = high > 1.01 and bool(np.all(array == np.round(array)))
-    if np.issubdtype(dtype, np.integer) or whole:
+    # integers, or floats that are 8-bit values (above 2, or whole numbers); floats up to 2 with fractions are
+    # neither [0, 1] nor 8-bit values, and are refused rather than divided by 255 to near black
+    eight_bit = high > 2 or (high > 1.01 and bool(np.all(array == np.round(array))))
+    if np.issubdtype(dtype, np.integer) or eight_bit:
         if low < 0 or high > 255:
             raise ImageInputError(f"{path}: values in [{low:.3g}, {high:.3g}]; expected [0, 1] or [0, 255]")
         array, note = array / 255.0, "scaled [0, 255] -> [0, 1]"

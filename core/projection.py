@@ -55,7 +55,7 @@ def project(
     if not 0.0 <= float(fidelity) <= 1.0:
         raise ValueError(f"fidelity must be in [0, 1], got {fidelity}")
     images = check_images(generator, images)  # float32 in [0, 1] before any work: the embedder takes nothing else
-    if fidelity == 0:  # the network's seed as is (embed() also checks the images and reconstructs)
+    if fidelity == 0:  # the network's seed as is (embed() reconstructs)
         projected = embed(generator, images, "network", embedder=embedder, steps=steps)
         return Projection(images.float(), projected.seeds, projected.reconstructions, projected.seeds, None, 0.0)
     exact_seeds = embed(generator, images, "fixed_point", steps=steps, fixed_point_iterations=fixed_point_iterations,

@@ -101,7 +101,12 @@ def benchmark_result(name: str) -> BenchmarkResult | None:
     if not path.is_file():
         return None
     data = json.loads(path.read_text())
-    return BenchmarkResult(data["title"], data["command"], data["date"], data["machine"], pd.DataFrame(data["rows"]), data.get("notes", ""))
+    table = pd.DataFrame(data["rows"])
+    for column in table.columns:  # numbers with '' where a row has none (the floor's row) stay numbers, '' -> NaN
+        numeric = pd.to_numeric(table[column].replace("", np.nan), errors="coerce")
+        if numeric.notna().sum() == table[column].replace("", np.nan).notna().sum():
+            table[column] = numeric
+    return BenchmarkResult(data["title"], data["command"], data["date"], data["machine"], table, data.get("notes", ""))
 
 
 def to_display(images: np.ndarray, scale: int = 4) -> list[np.ndarray]:

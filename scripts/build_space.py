@@ -12,6 +12,7 @@ class directions, examples; no dataset is needed at run time).
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 import tempfile
@@ -63,6 +64,9 @@ def build_space(target: Path) -> Path:
         raise CLIError(f"{target} exists and is not empty; choose a new folder")
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))  # renamed onto target when complete
+    umask = os.umask(0)
+    os.umask(umask)
+    staging.chmod(0o777 & ~umask)  # mkdtemp makes it private (0700); the Space folder gets the usual permissions
     try:
         for name in SPACE_FILES:
             source = ROOT / name

@@ -117,6 +117,9 @@ def test_npy_value_ranges(tmp_path):
     np.save(tmp_path / "bytes_as_float.npy", np.full((8, 8), 51.0, np.float64))  # 8-bit values saved as floats
     image, note = load_image_file(tmp_path / "bytes_as_float.npy", shape)
     assert note == "scaled [0, 255] -> [0, 1]" and abs(float(image.max()) - 0.2) < 1e-6
+    np.save(tmp_path / "resized_bytes.npy", np.linspace(0.5, 254.5, 64).reshape(8, 8))  # 8-bit, resized: fractions
+    image, note = load_image_file(tmp_path / "resized_bytes.npy", shape)
+    assert note == "scaled [0, 255] -> [0, 1]" and abs(float(image.max()) - 254.5 / 255) < 1e-6
 
 
 def test_embed_rejects_bad_numbers(tmp_path, checkpoint, capsys):
@@ -199,6 +202,9 @@ def test_embed_refuses_an_embedder_trained_for_other_weights(tmp_path, checkpoin
     error = capsys.readouterr().err.strip().splitlines()[-1]
     assert "was trained through other generator weights" in error and weights_hash(checkpoint)[:12] in error
     assert not (tmp_path / "theirs").exists()
+    # a method that does not use the embedder is not refused over it
+    assert embed_main([*common[:1], "--method", "ddim_inversion", "--embedder", str(tmp_path / "emb"),
+                       "--out", str(tmp_path / "unused"), "--checkpoint", other]) == 0
 
 
 def test_embed_into_a_folder_with_results_needs_overwrite(tmp_path, checkpoint, capsys):
@@ -217,6 +223,14 @@ def test_embed_into_a_folder_with_results_needs_overwrite(tmp_path, checkpoint, 
                        "--overwrite"]) == 0
     assert sorted(p.name for p in out.iterdir()) == ["good.png", "good.seed.npy", "seeds.npy", "summary.csv"]
     assert [r["name"] for r in csv.DictReader(open(out / "summary.csv"))] == ["good"] and np.load(out / "seeds.npy").shape[0] == 1
+    # a summary.csv that core.embed did not write names nothing to remove: the user's cat.png stays
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "summary.csv").write_text("name,score\ncat,5\n")
+    Image.new("L", (4, 4)).save(mine / "cat.png")
+    assert embed_main([str(inputs / "good.png"), "--out", str(mine), "--checkpoint", checkpoint, "--method", "ddim_inversion",
+                       "--overwrite"]) == 0
+    assert (mine / "cat.png").is_file()
 
 
 def test_embed_says_on_screen_which_images_missed_the_target(tmp_path, checkpoint, capsys):

@@ -100,6 +100,8 @@ def test_overview(study):
     assert list(tables["method"]["method"]) == [row["method"] for row in shipped]
     assert tables["method"]["MSE"].iloc[1] == shipped[1]["MSE"]
     assert {"set vs test", "task"} <= set(tables)
+    # a column of numbers with '' in the floor's row stays numeric (formatted to 4 digits), the blank a NaN
+    assert tables["set vs test"]["training minutes"].dtype.kind == "f" and tables["set vs test"]["training minutes"].isna().any()
 
 
 def test_generate_page():

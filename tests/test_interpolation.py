@@ -24,12 +24,12 @@ def test_slerp_keeps_the_norm_of_equal_norm_seeds():
 
 
 def test_bad_arguments():
-    with pytest.raises(ValueError):
-        interpolate_seeds(torch.zeros(2), torch.zeros(3), 4)
-    with pytest.raises(ValueError):
-        interpolate_seeds(torch.zeros(2), torch.ones(2), 1)
-    with pytest.raises(ValueError):
-        interpolate_seeds(torch.zeros(2), torch.ones(2), 3, "cubic")
+    with pytest.raises(ValueError, match="seeds differ in shape"):
+        interpolate_seeds(torch.ones(1, 2, 2), torch.ones(1, 3, 3), 4)
+    with pytest.raises(ValueError, match="at least 2 frames"):
+        interpolate_seeds(torch.zeros(1, 2, 2), torch.ones(1, 2, 2), 1)
+    with pytest.raises(ValueError, match="unknown interpolation mode 'cubic'"):
+        interpolate_seeds(torch.ones(1, 2, 2), -torch.ones(1, 2, 2), 3, "cubic")
 
 
 def test_seeds_that_cannot_be_interpolated_are_named():

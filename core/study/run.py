@@ -415,6 +415,8 @@ def _load_cached(path: Path, item: StudyImage):
         with np.load(path, allow_pickle=False) as archive:
             data = {key: archive[key] for key in archive.files}
         summary = json.loads(data["summary_json"].tobytes().decode())
+        if not isinstance(summary, dict):
+            raise ValueError("its summary is not a JSON object")
     except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as error:  # truncated, not an npz, foreign
         warnings.warn(f"{item.name}: unreadable study cache {path} ({type(error).__name__}: {error}); recomputing it", stacklevel=2)
         return None
