@@ -160,8 +160,9 @@ def test_progress_reports_the_share_of_work_done():
     config = StudyConfig(psnr_levels=(10.0, 12.0), cloud_size=2, cloud=CloudConfig(iterations=10), polish=CloudConfig(iterations=5),
                          convexity_ks=(2,), convexity_samples=2, relaxed_pairs=0, convergence_seeds=0, random_reference=4, umap=False)
     heard: list[tuple[str, float]] = []
-    run_study(generator, [StudyImage(f"image{i}", image, "test", "file") for i, image in enumerate(images)], config,
-              progress=lambda message, share: heard.append((message, share)))
+    given = [StudyImage(f"image{i}", image.double(), "test", "file") for i, image in enumerate(images)]
+    run_study(generator, given, config, progress=lambda message, share: heard.append((message, share)))
+    assert all(item.image.dtype == torch.float64 for item in given)  # the caller's images are not rewritten (float32 before)
     shares = [share for _, share in heard]
     assert all(0.0 <= s <= 1.0 for s in shares) and shares == sorted(shares)  # never backwards
     assert any("cloud, iteration" in m and 0 < s < 1 / 7 for m, s in heard)  # inside the first image's part (2 images + 5 stages)

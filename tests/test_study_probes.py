@@ -67,6 +67,11 @@ def test_cloud_rejects_bad_input(tiny_generator, target):
     with pytest.raises(StudyInputError, match=r"below 1; got 30 \(a PSNR\? mse_from_psnr\(30\) = 0.001\)"):
         sample_cloud(tiny_generator, image, 4, 30, FAST)  # dB where an MSE belongs: every seed was 'inside'
     assert sample_cloud(tiny_generator, image, 2, np.float32(eps), FAST) is not None  # a numpy scalar is a number
+    from core.study.intersection import disjoint_by_triangle_inequality
+    with pytest.raises(StudyInputError, match=r"float images in \[0, 1\]"):
+        disjoint_by_triangle_inequality(image * 255, image, eps)  # 0-255 pixels: 'disjoint' for any eps before
+    with pytest.raises(StudyInputError, match="differ in shape"):
+        disjoint_by_triangle_inequality(image, image[:, :4], eps)  # broadcast silently before
     with pytest.raises(StudyInputError, match="shape"):
         sample_cloud(tiny_generator, torch.zeros(1, 9, 9), 4, eps, FAST)
     with pytest.raises(StudyInputError, match=r"\[0, 1\]"):

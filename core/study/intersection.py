@@ -25,6 +25,12 @@ from core.study.tolerance import StudyInputError, check_image, check_tolerance, 
 def disjoint_by_triangle_inequality(image_a: torch.Tensor, image_b: torch.Tensor, eps: float) -> bool:
     """True when emb_eps(a) and emb_eps(b) cannot intersect: RMS(a - b) > 2 sqrt(eps)."""
     eps = check_tolerance(eps)
+    for image in (image_a, image_b):
+        if not isinstance(image, torch.Tensor) or not image.is_floating_point() or not torch.isfinite(image).all() \
+                or image.min() < 0 or image.max() > 1:
+            raise StudyInputError("the triangle-inequality test takes two float images in [0, 1] (the pixels eps is measured on)")
+    if image_a.shape != image_b.shape:
+        raise StudyInputError(f"the images differ in shape: {tuple(image_a.shape)} vs {tuple(image_b.shape)}")
     return bool((image_a - image_b).pow(2).mean().sqrt() > 2 * eps**0.5)
 
 

@@ -121,8 +121,7 @@ def run_study(
         raise StudyInputError(f"a cloud needs at least 2 seeds, got cloud_size={config.cloud_size}")
     if not config.psnr_levels or any(not (0 < p < 120) for p in config.psnr_levels):
         raise StudyInputError(f"tolerances must be PSNRs in (0, 120) dB, got {config.psnr_levels}")
-    for item in images:
-        item.image = check_image(generator, item.image)
+    images = [replace(item, image=check_image(generator, item.image)) for item in images]  # checked copies: the caller's stay as given
     levels = sorted(config.psnr_levels)
     started = time.perf_counter()
     summary: dict = {"config": _config_summary(config), "images": {}, "levels": [_level_name(p) for p in levels]}
