@@ -52,7 +52,11 @@ def pil_to_model_input(image: Image.Image, image_shape: tuple[int, int, int], na
 
 def load_image_file(path: str | os.PathLike, image_shape: tuple[int, int, int]) -> tuple[torch.Tensor, str]:
     """One file -> ((C, S, S) in [0, 1], conversion note). Raises ImageInputError."""
+    if len(tuple(image_shape)) != 3:  # the caller's mistake, not the file's: say so before reading anything
+        raise ValueError(f"image_shape is (C, H, W), e.g. generator.image_shape; got {tuple(image_shape)}")
     path = Path(path)
+    if path.is_dir():
+        raise ImageInputError(f"{path}: a folder, not an image file (core.image_io.expand_inputs lists a folder's images)")
     if not path.is_file():
         raise ImageInputError(f"{path}: no such file")
     if path.stat().st_size > MAX_FILE_BYTES:

@@ -117,6 +117,10 @@ def test_npy_value_ranges(tmp_path):
     np.save(tmp_path / "bytes_as_float.npy", np.full((8, 8), 51.0, np.float64))  # 8-bit values saved as floats
     image, note = load_image_file(tmp_path / "bytes_as_float.npy", shape)
     assert note == "scaled [0, 255] -> [0, 1]" and abs(float(image.max()) - 0.2) < 1e-6
+    with pytest.raises(ValueError, match=r"image_shape is \(C, H, W\)"):
+        load_image_file(tmp_path / "bytes.npy", (8, 8))  # it blamed the file: 'corrupt or truncated image'
+    with pytest.raises(ImageInputError, match="a folder, not an image file"):
+        load_image_file(tmp_path, shape)
     np.save(tmp_path / "resized_bytes.npy", np.linspace(0.5, 254.5, 64).reshape(8, 8))  # 8-bit, resized: fractions
     image, note = load_image_file(tmp_path / "resized_bytes.npy", shape)
     assert note == "scaled [0, 255] -> [0, 1]" and abs(float(image.max()) - 254.5 / 255) < 1e-6
