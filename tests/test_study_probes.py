@@ -286,6 +286,10 @@ def test_a_cloud_attributes_its_own_seeds_to_its_image():
     assert len(separation.within["a"]) == 15 and len(separation.between["a|b"]) == 36
     with pytest.raises(StudyInputError):
         cloud_separation({"a": a[:1]})
+    with pytest.raises(StudyInputError, match="finite torch tensor"):
+        cloud_separation({"a": a.numpy(), "b": b})  # 'order must be str, not int' before
+    with pytest.raises(StudyInputError, match="differ in shape"):
+        cloud_separation({"a": a, "b": b[:, :, :2]})
 
 
 def test_seeds_from_one_start_are_measured_apart_and_not_attributed():

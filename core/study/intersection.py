@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from core.generator import DiffusionGenerator
-from core.study.tolerance import StudyInputError, check_image, check_tolerance, reconstruction_mse
+from core.study.tolerance import StudyInputError, check_image, check_seeds, check_tolerance, reconstruction_mse
 
 
 def disjoint_by_triangle_inequality(image_a: torch.Tensor, image_b: torch.Tensor, eps: float) -> bool:
@@ -73,6 +73,10 @@ def cloud_separation(clouds: dict[str, torch.Tensor], images: dict[str, torch.Te
     one start (in two clouds) then count as `same_start`, not `between`, and no seed's nearest
     neighbour is taken from its own start.
     """
+    if any(not isinstance(s, torch.Tensor) or s.ndim < 2 or not torch.isfinite(s).all() for s in clouds.values()):
+        raise StudyInputError("every cloud is a finite torch tensor of seeds (n, C, H, W)")
+    if len({tuple(s.shape[1:]) for s in clouds.values()}) > 1:
+        raise StudyInputError(f"the clouds' seeds differ in shape: {sorted({tuple(s.shape[1:]) for s in clouds.values()})}")
     if len(clouds) < 1 or any(len(s) < 2 for s in clouds.values()):
         raise StudyInputError("every cloud needs at least 2 seeds")
     names = list(clouds)
@@ -128,6 +132,7 @@ def segments_through_third(generator: DiffusionGenerator, seeds_a: torch.Tensor,
     """Do segments between random seeds of cloud A and cloud B pass through emb_eps(third_image)?"""
     third_image = check_image(generator, third_image)
     eps = check_tolerance(eps)
+    seeds_a, seeds_b = check_seeds(generator, seeds_a, 1, "seeds_a"), check_seeds(generator, seeds_b, 1, "seeds_b")
     rng = np.random.default_rng(rng_seed)
     ia, ib = rng.integers(0, len(seeds_a), pairs), rng.integers(0, len(seeds_b), pairs)
     alphas = torch.linspace(0.0, 1.0, points).reshape(1, -1, 1, 1, 1)

@@ -47,8 +47,10 @@ def check_image(generator: DiffusionGenerator, image: torch.Tensor) -> torch.Ten
 
 def check_seeds(generator: DiffusionGenerator, seeds: torch.Tensor, minimum: int = 1, name: str = "seeds") -> torch.Tensor:
     """Seeds (n, C, H, W) of the generator's shape, finite, at least `minimum` of them."""
-    if not isinstance(seeds, torch.Tensor) or seeds.ndim != 4 or tuple(seeds.shape[1:]) != generator.image_shape:
-        raise StudyInputError(f"{name} must be (n, *{generator.image_shape}), got {tuple(getattr(seeds, 'shape', ()))}")
+    if not isinstance(seeds, torch.Tensor):
+        raise StudyInputError(f"{name} must be a torch tensor (n, *{generator.image_shape}), got {type(seeds).__name__}")
+    if seeds.ndim != 4 or tuple(seeds.shape[1:]) != generator.image_shape:
+        raise StudyInputError(f"{name} must be (n, *{generator.image_shape}), got {tuple(seeds.shape)}")
     if len(seeds) < minimum:
         raise StudyInputError(f"need at least {minimum} {name}, got {len(seeds)}")
     if not torch.isfinite(seeds).all():
