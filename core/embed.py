@@ -277,8 +277,9 @@ def _run(args, out: Path, rank: int, world: int) -> int:
     if not loaded:
         raise CLIError("no usable input images")
     # Checked before any compute: no output may replace an input (a bad input included).
-    refuse_overlap(files + [Path(p) for p in args.inputs if Path(p).is_file()], output_paths(out, [item[2] for item in loaded]))
-    existing = [path.name for path in output_paths(out, [item[2] for item in loaded]) if path.exists()]
+    outputs = output_paths(out, [item[2] for item in loaded])
+    refuse_overlap(files + [Path(p) for p in args.inputs if Path(p).is_file()], outputs)
+    existing = [path.name for path in outputs if path.exists()]
     if existing and not args.overwrite:
         raise CLIError(f"{out} already holds {len(existing)} file(s) this run would replace ({', '.join(existing[:3])}"
                        f"{', ...' if len(existing) > 3 else ''}): choose a new --out, or pass --overwrite to replace that run")

@@ -103,8 +103,9 @@ def benchmark_result(name: str) -> BenchmarkResult | None:
     data = json.loads(path.read_text())
     table = pd.DataFrame(data["rows"])
     for column in table.columns:  # numbers with '' where a row has none (the floor's row) stay numbers, '' -> NaN
-        numeric = pd.to_numeric(table[column].replace("", np.nan), errors="coerce")
-        if numeric.notna().sum() == table[column].replace("", np.nan).notna().sum():
+        values = table[column].replace("", np.nan)
+        numeric = pd.to_numeric(values, errors="coerce")
+        if numeric.notna().sum() == values.notna().sum():
             table[column] = numeric
     return BenchmarkResult(data["title"], data["command"], data["date"], data["machine"], table, data.get("notes", ""))
 
