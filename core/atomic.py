@@ -16,8 +16,8 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Iterator
 
-_UMASK = os.umask(0)
-os.umask(_UMASK)  # read once at import: changing it later would race with other threads
+UMASK = os.umask(0)  # the process's file-creation mask, for the usual permissions of what we create
+os.umask(UMASK)  # read once at import: changing it later would race with other threads
 
 
 class _Staged:
@@ -76,7 +76,7 @@ def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
             full = error.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EROFS, errno.EACCES) or error.errno is None
             hint = "; is the disk full, or the folder read-only?" if full else ""
             raise OSError(error.errno, f"could not write {target} ({error.strerror or error}){hint}") from error
-        os.chmod(temporary, 0o666 & ~_UMASK)  # mkstemp creates 0600; give the usual permissions
+        os.chmod(temporary, 0o666 & ~UMASK)  # mkstemp creates 0600; give the usual permissions
         if staged is not None:
             staged.renames.append((Path(temporary), target))
             kept = True

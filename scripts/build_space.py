@@ -12,7 +12,6 @@ class directions, examples; no dataset is needed at run time).
 
 from __future__ import annotations
 
-import os
 import shutil
 import sys
 import tempfile
@@ -20,6 +19,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run as a script: `core` from this checkout
+from core.atomic import UMASK  # noqa: E402
 from core.cli_checks import ArgumentParser, CLIError, cli_main  # noqa: E402
 SPACE_FILES = ["demo_app.py", "core", "assets", "LICENSE"]
 # the explorer's study, the next default being re-shipped (scripts/reship.sh), and every Fashion-MNIST
@@ -64,9 +64,7 @@ def build_space(target: Path) -> Path:
         raise CLIError(f"{target} exists and is not empty; choose a new folder")
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))  # renamed onto target when complete
-    umask = os.umask(0)
-    os.umask(umask)
-    staging.chmod(0o777 & ~umask)  # mkdtemp makes it private (0700); the Space folder gets the usual permissions
+    staging.chmod(0o777 & ~UMASK)  # mkdtemp makes it private (0700); the Space folder gets the usual permissions
     try:
         for name in SPACE_FILES:
             source = ROOT / name
