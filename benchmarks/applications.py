@@ -15,7 +15,6 @@ hit rate is the share of results the classifier reads as the target class.
 
 from __future__ import annotations
 
-import argparse
 import sys
 
 import numpy as np
@@ -25,6 +24,7 @@ from benchmarks.report import RESULTS, write_report
 from core.atomic import save_image
 from core.checkpoint import load_generator
 from core.classifier import load_classifier
+from core.cli_checks import ArgumentParser
 from core.data import load_fashion_mnist
 from core.directions import load_directions
 from core.embedder import load_embedder
@@ -41,7 +41,7 @@ def painted(images: torch.Tensor) -> torch.Tensor:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(prog="python -m benchmarks.applications", description=__doc__)
     parser.add_argument("--images", type=int, default=100, help="test images for projection")
     parser.add_argument("--per-class", type=int, default=5, help="test images per class for directions")
     parser.add_argument("--strengths", type=float, nargs="+", default=[0.5, 1.0, 2.0, 3.0])

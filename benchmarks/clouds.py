@@ -14,13 +14,13 @@ seed penalty, constant, capped at --article-iterations, on --article-seeds seeds
 
 from __future__ import annotations
 
-import argparse
 from dataclasses import replace
 
 import torch
 
 from benchmarks.report import write_report
 from core.checkpoint import load_generator
+from core.cli_checks import ArgumentParser
 from core.data import load_fashion_mnist
 from core.gradient_embedding import ORIGINAL_RECIPE, descend
 from core.seeds import seeded_noise
@@ -30,7 +30,7 @@ from core.study.tolerance import mse_from_psnr, psnr_from_mse
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(prog="python -m benchmarks.clouds", description=__doc__)
     parser.add_argument("--checkpoint", default="assets/fashion")
     parser.add_argument("--images", type=int, nargs="+", default=[0], help="test-set indices")
     parser.add_argument("--seeds", type=int, default=32)

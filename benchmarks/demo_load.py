@@ -7,7 +7,6 @@ server process's peak memory.
 
 from __future__ import annotations
 
-import argparse
 import os
 import resource
 import sys
@@ -23,12 +22,13 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from gradio_client import Client, handle_file  # noqa: E402
 
 from benchmarks.report import write_report  # noqa: E402
+from core.cli_checks import ArgumentParser
 
 EXAMPLES = sorted((Path(__file__).resolve().parent.parent / "assets" / "examples").glob("*.png"))
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(prog="python -m benchmarks.demo_load", description=__doc__)
     parser.add_argument("--requests", type=int, default=20)
     parser.add_argument("--methods", nargs="+", default=["network (instant)", "fixed point (near-exact)"])
     args = parser.parse_args(argv)

@@ -8,7 +8,6 @@ same benchmark images (the first --images test images), for one or more embedder
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
@@ -18,6 +17,7 @@ from tqdm import tqdm
 
 from benchmarks.report import write_report
 from core.checkpoint import load_generator
+from core.cli_checks import ArgumentParser
 from core.data import load_dataset
 from core.embedder import load_embedder
 from core.embedder_training import per_image_loss
@@ -42,7 +42,7 @@ def error_distribution(errors: torch.Tensor) -> dict[str, float]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(prog="python -m benchmarks.embedder_tail", description=__doc__)
     parser.add_argument("embedders", nargs="*", default=["assets/embedders/fashion-unet"], help="embedder folders")
     parser.add_argument("--generator", default="assets/fashion")
     parser.add_argument("--images", type=int, default=500, help="the first N Fashion-MNIST test images (the embedding table's)")

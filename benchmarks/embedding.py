@@ -15,7 +15,6 @@ weights hash); rows of other weights are dropped (git history keeps them).
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
@@ -30,6 +29,7 @@ from tqdm import tqdm
 from benchmarks.report import RESULTS, markdown_table, write_report
 from core.atomic import atomic_path, save_image
 from core.checkpoint import load_generator, weights_hash
+from core.cli_checks import ArgumentParser
 from core.data import load_fashion_mnist
 from core.embedder import load_embedder
 from core.embedding import DESCENT_RECIPE, POLISH_RECIPE, REFINE_RECIPE, embed
@@ -281,7 +281,7 @@ def _line(draw: ImageDraw.ImageDraw, a: tuple[float, float], b: tuple[float, flo
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(prog="python -m benchmarks.embedding", description=__doc__)
     parser.add_argument("--checkpoint", default="assets/fashion")
     methods = ["network", "ddim_inversion", "fixed_point", "fixed_point_fixed", "hybrid", "gd", "gd_original"]
     parser.add_argument("--methods", nargs="+", choices=methods, default=methods,

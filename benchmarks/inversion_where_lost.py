@@ -13,13 +13,13 @@ adaptive solve of the N images plus 55 evaluations per lost image.
 
 from __future__ import annotations
 
-import argparse
 import sys
 
 import torch
 
 from benchmarks.report import markdown_table, write_report
 from core.checkpoint import load_generator
+from core.cli_checks import ArgumentParser
 from core.data import load_fashion_mnist
 from core.inversion import fixed_point_inversion, step_weights
 from core.sampling import ddim_step, step_times
@@ -56,7 +56,7 @@ def forward_gains(generator, trajectory: list[torch.Tensor], steps: int) -> torc
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(prog="python -m benchmarks.inversion_where_lost", description=__doc__)
     parser.add_argument("--checkpoint", default="assets/fashion")
     parser.add_argument("--images", type=int, default=200, help="the first N test images")
     parser.add_argument("--target", type=float, default=40.0, help="PSNR target in dB")

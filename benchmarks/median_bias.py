@@ -15,7 +15,6 @@ N(0, I) seeds 0..N-1:
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
@@ -24,6 +23,7 @@ import torch
 from benchmarks.report import write_report
 from benchmarks.sample_quality import generate_samples
 from core.checkpoint import load_generator
+from core.cli_checks import ArgumentParser
 from core.data import load_fashion_mnist
 from core.schedule import diffusion_schedule
 from core.seeds import seeded_noise
@@ -41,7 +41,7 @@ def first_estimates_and_samples(checkpoint: str, count: int, steps: int) -> tupl
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(prog="python -m benchmarks.median_bias", description=__doc__)
     parser.add_argument("checkpoints", nargs="+", help="generator folders, one row each")
     parser.add_argument("--samples", type=int, default=1000)
     parser.add_argument("--steps", type=int, default=10)

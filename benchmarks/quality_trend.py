@@ -10,7 +10,6 @@ checkpoints are not measured again, so snapshots that no longer exist stay in th
 
 from __future__ import annotations
 
-import argparse
 import sys
 import json
 from pathlib import Path
@@ -18,10 +17,11 @@ from pathlib import Path
 from benchmarks.report import earlier_rows, write_report
 from benchmarks.sample_quality import frechet_reference, generate_samples
 from core.classifier import features
+from core.cli_checks import ArgumentParser
 from core.metrics import frechet_distance
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(prog="python -m benchmarks.quality_trend", description=__doc__)
     parser.add_argument("checkpoints", nargs="+")
     parser.add_argument("--classifier", default="assets/classifier")
     parser.add_argument("--samples", type=int, default=2000)

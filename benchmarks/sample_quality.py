@@ -14,7 +14,6 @@ generator row carries the date it was measured, so rows appended over several ru
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
@@ -28,6 +27,7 @@ from tqdm import tqdm
 from benchmarks.report import RESULTS, write_report
 from core.checkpoint import load_generator
 from core.classifier import batched, features, load_classifier
+from core.cli_checks import ArgumentParser
 from core.data import FASHION_MNIST_CLASSES, load_fashion_mnist
 from core.metrics import frechet_distance
 from core.seeds import seeded_noise
@@ -67,7 +67,7 @@ def generate_samples(checkpoint: str, count: int, steps: int) -> torch.Tensor:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(prog="python -m benchmarks.sample_quality", description=__doc__)
     parser.add_argument("--checkpoint", nargs="+", default=["assets/fashion"], help="generator folders, one row each")
     parser.add_argument("--classifier", default="assets/classifier")
     parser.add_argument("--samples", type=int, default=5000)

@@ -10,7 +10,6 @@ probability-flow ODE more closely and end nearer t = 0, where the last x0 estima
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
@@ -20,11 +19,12 @@ import torch
 from benchmarks.report import earlier_rows, write_report
 from benchmarks.sample_quality import frechet_reference, generate_samples
 from core.classifier import batched, features
+from core.cli_checks import ArgumentParser
 from core.metrics import frechet_distance
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(prog="python -m benchmarks.sampler_steps", description=__doc__)
     parser.add_argument("--checkpoint", nargs="+", default=["assets/fashion"])
     parser.add_argument("--steps", nargs="+", type=int, default=[10, 20, 40])
     parser.add_argument("--samples", type=int, default=1000)

@@ -6,7 +6,6 @@ fp32 and bf16 autocast, beside the model's FLOPs per image and the GFLOP/s achie
 
 from __future__ import annotations
 
-import argparse
 import time
 
 import torch
@@ -14,6 +13,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from benchmarks.report import write_report
 from core.checkpoint import load_generator
+from core.cli_checks import ArgumentParser
 from core.training import diffusion_loss
 
 
@@ -40,7 +40,7 @@ def time_it(fn, repeats: int) -> float:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(prog="python -m benchmarks.speed", description=__doc__)
     parser.add_argument("--checkpoint", default="assets/fashion")
     parser.add_argument("--train-batch", type=int, default=128)
     parser.add_argument("--sample-batch", type=int, default=256)

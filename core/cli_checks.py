@@ -22,6 +22,7 @@ of core/ (CheckpointError, SeedFileError, ImageInputError, DatasetError, ...) in
 from __future__ import annotations
 
 import argparse
+import copy
 import functools
 import math
 import os
@@ -48,6 +49,14 @@ class CLIError(ValueError):
 class HelpFormatter(argparse.RawDescriptionHelpFormatter):
     """Keeps the description's line breaks (its examples) and names each option's default where it has one."""
 
+    def add_argument(self, action: argparse.Action) -> None:
+        # argparse prints no line for an option without help, so its default would not show: give it that line.
+        # Here rather than in ArgumentParser.add_argument, so that options in argument groups get it too.
+        if action.help is None and action.option_strings and action.default not in (None, False, argparse.SUPPRESS):
+            action = copy.copy(action)
+            action.help = "(default: %(default)s)"
+        super().add_argument(action)
+
     def _get_help_string(self, action: argparse.Action) -> str:
         text = action.help or ""
         if (action.option_strings and action.default not in (None, False, argparse.SUPPRESS)
@@ -63,13 +72,6 @@ class ArgumentParser(argparse.ArgumentParser):
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("formatter_class", HelpFormatter)
         super().__init__(*args, **kwargs)
-
-    def add_argument(self, *args, **kwargs):
-        # an option without help would show no default (argparse prints nothing for it): give it that line at least
-        if (kwargs.get("help") is None and args and str(args[0]).startswith("-")
-                and kwargs.get("default") not in (None, False, argparse.SUPPRESS)):
-            kwargs["help"] = "(default: %(default)s)"
-        return super().add_argument(*args, **kwargs)
 
     def error(self, message: str):  # noqa: D401 - argparse API
         self.exit(ERROR_EXIT, f"{self.prog}: error: {message} (see --help)\n")

@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from core.checkpoint import read_metadata, weights_hash  # noqa: E402
+from core.cli_checks import ArgumentParser  # noqa: E402
 from ship_generator import write_table  # noqa: E402  (scripts/, beside this file)
 
 NEXT = "next"
@@ -125,7 +126,7 @@ def switch(root: Path, retire_as: str) -> tuple[list[Path], bool]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(prog="python scripts/switch_default.py", description=__doc__)
     parser.add_argument("--check", action="store_true", help="only list what phase 1 still lacks")
     parser.add_argument("--retire-as", metavar="NAME", help="the old default's new folder under assets/ (e.g. fashion-distilled-5)")
     parser.add_argument("--root", type=Path, default=ROOT, help=argparse.SUPPRESS)  # tests switch a copy

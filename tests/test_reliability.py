@@ -525,6 +525,30 @@ def test_cli_checks_api(tmp_path):
         cli_checks.check_finite(torch.tensor([1.0, float("inf")]), "values")
 
 
+
+def test_help_names_every_default_in_groups_too():
+    parser = cli_checks.ArgumentParser(prog="python -m core.x")
+    parser.add_argument("--plain", default=3)
+    parser.add_argument("--flag", action="store_true")
+    group = parser.add_argument_group("advanced")
+    group.add_argument("--bare", default=5)  # no help text: argparse alone prints no line for it
+    group.add_argument("--said", default=7, help="how many")
+    text = parser.format_help()
+    assert "--plain PLAIN  (default: 3)" in text and "--bare BARE    (default: 5)" in text
+    assert "how many (default: 7)" in text and "default: False" not in text
+
+
+@pytest.mark.parametrize("module", sorted(p.stem for p in (ROOT / "benchmarks").glob("*.py") if p.stem not in ("__init__", "report")))
+def test_benchmark_help_names_the_command_a_user_types(module):
+    import importlib
+
+    parser_help = subprocess.run([sys.executable, "-m", f"benchmarks.{module}", "--help"], cwd=ROOT, capture_output=True,
+                                 text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"})
+    assert parser_help.returncode == 0, parser_help.stderr
+    assert parser_help.stdout.startswith(f"usage: python -m benchmarks.{module} "), parser_help.stdout[:80]
+    assert importlib.import_module(f"benchmarks.{module}").__doc__.splitlines()[0] in parser_help.stdout
+
+
 # ---- fuzz: many malformed images, seed files, configs and weights files ----
 
 def _one_line(error: BaseException, name: str) -> None:
