@@ -1,10 +1,9 @@
-"""Inline benchmarks/results/*.md into README.md between <!-- results:NAME --> markers."""
+"""Inline benchmarks/results/*.md into README.md and docs/*.md between <!-- results:NAME --> markers."""
 
 import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-readme = (ROOT / "README.md").read_text()
 
 
 def inline(match: re.Match) -> str:
@@ -22,7 +21,9 @@ def inline_study(match: re.Match) -> str:
     return f"<!-- study:{name} -->\n{body}\n<!-- /study:{name} -->"
 
 
-readme = re.sub(r"<!-- results:(\w+) -->.*?<!-- /results:\1 -->", inline, readme, flags=re.S)
-readme = re.sub(r"<!-- study:(\w+) -->.*?<!-- /study:\1 -->", inline_study, readme, flags=re.S)
-(ROOT / "README.md").write_text(readme)
-print("README.md updated")
+for page in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+    text = page.read_text()
+    text = re.sub(r"<!-- results:(\w+) -->.*?<!-- /results:\1 -->", inline, text, flags=re.S)
+    text = re.sub(r"<!-- study:(\w+) -->.*?<!-- /study:\1 -->", inline_study, text, flags=re.S)
+    page.write_text(text)
+    print(f"{page.relative_to(ROOT)} updated")

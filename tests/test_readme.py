@@ -1,4 +1,4 @@
-"""The README's links lead somewhere (every #anchor names a heading, every relative path exists), and its Python
+"""The README's and the docs' links lead somewhere (every #anchor names a heading, every relative path exists), and the README's Python
 example runs as written on the shipped models."""
 import re
 from pathlib import Path
@@ -20,20 +20,26 @@ def test_github_slug_matches_githubs_rules():
 
 
 def test_readme_links_resolve():
-    for name in ("README.md", "assets/study/report.md"):
+    pages = ["README.md", "assets/study/report.md", *(f"docs/{page.name}" for page in sorted((ROOT / "docs").glob("*.md")))]
+    assert len(pages) >= 6, pages  # README, the study report, docs/study, generator, inversion, embedders
+    for name in pages:
         path = ROOT / name
-        text = path.read_text()
-        anchors = {github_slug(line.lstrip("#")) for line in text.splitlines() if line.startswith("#")}
-        targets = LINK.findall(text)
+        targets = LINK.findall(path.read_text())
         assert targets, f"{name} has no links to check"
         for target in targets:
             if target.startswith(("http://", "https://")):
                 continue
             file_part, _, anchor = target.partition("#")
-            if file_part:
-                assert (path.parent / file_part).exists(), f"{name} links to missing {file_part}"
-            elif anchor:
-                assert anchor in anchors, f"{name} links to #{anchor}, which no heading there has"
+            linked = (path.parent / file_part) if file_part else path
+            assert linked.exists(), f"{name} links to missing {file_part}"
+            if anchor:  # within the page, or into another markdown page
+                assert linked.suffix == ".md", f"{name} links to #{anchor} in {file_part}, which is not a markdown page"
+                assert anchor in headings(linked), f"{name} links to {file_part}#{anchor}, which no heading there has"
+
+
+def headings(page: Path) -> set[str]:
+    """The anchors of a markdown page's headings (lines starting with #; code blocks here hold none)."""
+    return {github_slug(line.lstrip("#")) for line in page.read_text().splitlines() if line.startswith("#")}
 
 
 def test_readme_python_example_runs_as_written(monkeypatch):
