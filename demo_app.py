@@ -14,6 +14,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import shutil  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
+from dataclasses import replace  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import gradio as gr  # noqa: E402
@@ -26,7 +27,7 @@ from core.classifier import load_classifier  # noqa: E402
 from core.data import FASHION_MNIST_CLASSES  # noqa: E402
 from core.directions import load_directions  # noqa: E402
 from core.embedder import load_embedder  # noqa: E402
-from core.embedding import EmbeddingInputError, embed  # noqa: E402
+from core.embedding import REFINE_RECIPE, EmbeddingInputError, embed  # noqa: E402
 from core.image_io import ImageInputError, load_image_file  # noqa: E402
 from core.image_io import pil_to_model_input  # noqa: E402
 from core.images import difference_image, make_grid, seed_to_display, to_pil  # noqa: E402
@@ -48,6 +49,9 @@ OOD_EXAMPLES = [p for p in EXAMPLES if Path(p).name.startswith("ood")]
 MAX_IMAGES = 256
 GENERATE_CHUNK = 32  # images per generator call in the Generate tab (one progress step each)
 STRIP_COLUMNS = 8  # frames per row of the Interpolate strip
+DIRECTION_COLUMNS = 4  # frames per row of the Directions strip: 8 in one row were 65 px high
+HYBRID_DESCENT = replace(REFINE_RECIPE, iterations=30)  # the benchmarked hybrid (README: 'hybrid (unet + 30 descent it)')
+GENERATOR_STEPS = 10  # the DDIM steps of G: the steps every embedding inverts
 DISPLAY_SIZE = 224
 OUTPUTS = Path(tempfile.mkdtemp(prefix="ddim-embedding-demo-"))
 
@@ -78,12 +82,13 @@ def _upscaled_examples(paths: list[str], size: int = 280) -> list[str]:
 
 
 EDITOR_EXAMPLES = _upscaled_examples(FASHION_EXAMPLES[:6])
-EMBED_METHODS = {
-    "network (instant)": "network",
+EMBED_METHODS = {  # the first is the default, as in core.embedding.embed
     "fixed point (near-exact)": "fixed_point",
-    "hybrid (network + 30 descent steps, slow)": "hybrid",
+    "network (instant)": "network",
+    f"hybrid (quick seed + {HYBRID_DESCENT.iterations} descent steps, slow)": "hybrid",
     "DDIM inversion (naive)": "ddim_inversion",
 }
+INTERPOLATION_ENDS = {"exact (fixed point)": "fixed_point", "network (instant, approximate)": "network"}
 
 
 def _finite(images: torch.Tensor) -> torch.Tensor:
@@ -130,13 +135,18 @@ def _read_image(upload: dict | str | None, generator) -> tuple[torch.Tensor, str
         raise gr.Error(str(error).replace(str(path), name)) from None
 
 
+def _embedder_for(generator):
+    return EMBEDDER if generator is GENERATORS.get("fashion") else None  # the shipped embedder fits this generator only
+
+
 def _embed_one(generator, image: torch.Tensor, method: str, progress=None):
-    embedder = EMBEDDER if generator is GENERATORS.get("fashion") else None  # the shipped embedder fits this generator only
+    embedder = _embedder_for(generator)
     if method == "network" and embedder is None:
         raise gr.Error("No embedding network is shipped for this generator: choose fixed point, DDIM inversion or hybrid.")
     report = (lambda done, total, message: progress((done, total), desc=message)) if progress is not None else None
+    descent = HYBRID_DESCENT if method == "hybrid" else None
     try:
-        result = embed(generator, image[None], method, embedder=embedder, progress=report)
+        result = embed(generator, image[None], method, embedder=embedder, descent=descent, progress=report)
     except EmbeddingInputError as error:
         raise gr.Error(str(error)) from None
     _finite(result.seeds), _finite(result.reconstructions)
@@ -155,7 +165,8 @@ def generate(model_name: str, seed_text: str, steps: int, progress=gr.Progress()
     # in chunks, for a progress bar: 256 seeds at 50 steps take minutes on a CPU (a seed's image does not depend on its batch)
     chunks = [noise[start : start + GENERATE_CHUNK] for start in range(0, len(noise), GENERATE_CHUNK)]
     images = torch.cat([generator.generate(chunk, steps=int(steps))
-                        for chunk in progress.tqdm(chunks, desc=f"generating {len(seeds)} images")])
+                        for chunk in progress.tqdm(chunks, desc=f"generating {len(seeds)} images, {GENERATE_CHUNK} a batch",
+                                                   unit="batches")])
     return make_grid(_finite(images), scale=max(1, DISPLAY_SIZE // generator.config.image_size))
 
 
@@ -171,6 +182,9 @@ def generate_from_file(model_name: str, seed_file: str | None, steps: int):
         raise gr.Error(str(error).replace(str(seed_file), Path(seed_file).name)) from None
     if len(seeds) > MAX_IMAGES:
         raise gr.Error(f"the file holds {len(seeds)} seeds; at most {MAX_IMAGES} at a time")
+    if int(steps) != GENERATOR_STEPS:
+        gr.Warning(f"Seeds found by embedding reproduce their image with the generator's {GENERATOR_STEPS} DDIM steps; "
+                   f"at {int(steps)} steps the images differ.")
     images = generator.generate(seeds, steps=int(steps))
     return make_grid(_finite(images), scale=max(1, DISPLAY_SIZE // generator.config.image_size))
 
@@ -187,20 +201,28 @@ def embed_image(upload: dict | str | None, model_name: str, method_label: str, p
     seed_path = _request_folder() / f"{Path(_upload_path(upload)[1]).stem or 'image'}.{model_name}.{method}.seed.npy"
     save_seed_file(seed_path, result.seeds)
     cost = "one embedding-network pass, no generator evaluation" if method == "network" else f"{result.nfe} generator (UNet) evaluations"
+    start = ""
+    if method == "hybrid":
+        start = " Start: the embedding network's seed." if _embedder_for(generator) is not None else " Start: DDIM inversion's seed."
     report = (f"**{method_label}** — PSNR **{result.psnr[0]:.2f} dB**, MSE {result.mse[0]:.2e}, "
-              f"{cost}, {result.seconds:.2f} s. Input: {note}.")
+              f"{cost}, {result.seconds:.2f} s.{start} Input: {note}. "
+              f"The seed file reproduces G(z) with the generator's {GENERATOR_STEPS} DDIM steps.")
     return _big(image), _big(seed_to_display(result.seeds[0])), _big(result.reconstructions[0]), report, str(seed_path)
 
 
-def interpolate(first: dict | str | None, second: dict | str | None, frames: int, mode: str, progress=gr.Progress()):
-    """Two images -> embedded -> a path of N frames: (strip image, animated GIF path)."""
+def interpolate(first: dict | str | None, second: dict | str | None, frames: int, mode: str,
+                ends: str = next(iter(INTERPOLATION_ENDS)), progress=gr.Progress()):
+    """Two images -> embedded -> a path of N frames: (strip image, animated GIF path, report)."""
     generator = _generator("fashion")
     frames = int(frames)
     if not 2 <= frames <= 32:
         raise gr.Error("frames must be between 2 and 32")
+    method = INTERPOLATION_ENDS.get(ends)
+    if method is None:
+        raise gr.Error(f"unknown end seeds {ends!r}; choose one of {list(INTERPOLATION_ENDS)}")
     images = [_read_image(upload, generator)[0] for upload in (first, second)]
-    method = "network" if EMBEDDER is not None else "fixed_point"
-    seeds = [_embed_one(generator, image, method, progress).seeds[0] for image in images]
+    results = [_embed_one(generator, image, method, progress) for image in images]
+    seeds = [result.seeds[0] for result in results]
     path = interpolate_seeds(seeds[0], seeds[1], frames, "spherical" if mode.startswith("spherical") else "linear")
     with torch.no_grad():
         frames_images = generator.generate(path)
@@ -209,7 +231,9 @@ def interpolate(first: dict | str | None, second: dict | str | None, frames: int
     gif_path = _request_folder() / f"{names[0]}-to-{names[1]}.{'spherical' if mode.startswith('spherical') else 'linear'}.gif"
     pictures = [_big(frame) for frame in frames_images]
     pictures[0].save(gif_path, save_all=True, append_images=pictures[1:] + pictures[::-1][1:-1], duration=120, loop=0)
-    return strip, str(gif_path)
+    report = (f"End seeds by **{ends}**: the first frame is {results[0].psnr[0]:.1f} dB from the first image, the last "
+              f"{results[1].psnr[0]:.1f} dB from the second (40 dB: no visible difference).")
+    return strip, str(gif_path), report
 
 
 def _class_report(image: torch.Tensor, top: int = 3) -> str:
@@ -239,6 +263,21 @@ def _editor_layer(array: np.ndarray | None) -> Image.Image | None:
     return None if array is None else Image.fromarray(np.asarray(array).astype(np.uint8))
 
 
+def _picture_box(background: Image.Image) -> tuple[int, int, int, int] | None:
+    """The opaque part of the editor's background: the editor letterboxes an upload that is not square into its
+    square canvas with transparent bars, which would become black bars of the model's input."""
+    if background.mode not in ("RGBA", "LA"):
+        return None
+    box = background.getchannel("A").getbbox()
+    return None if box is None or box == (0, 0, *background.size) else box
+
+
+def _seed_download(name: str, seeds: torch.Tensor) -> str:
+    path = _request_folder() / f"{name}.seed.npy"
+    save_seed_file(path, seeds)
+    return str(path)
+
+
 def edit_by_sketch(editor: dict | None, fidelity: float, progress=gr.Progress()):
     """An image with painted strokes -> (before, after, difference, report); the generator integrates the sketch."""
     generator = _needs_embedder()
@@ -256,6 +295,9 @@ def edit_by_sketch(editor: dict | None, fidelity: float, progress=gr.Progress())
         composite = background.convert("RGBA")
         for layer in layers:
             composite = Image.alpha_composite(composite, Image.fromarray(layer.astype(np.uint8)).convert("RGBA").resize(composite.size))
+    box = _picture_box(background)
+    if box is not None:  # the picture without the editor's transparent bars; the sketch over it
+        background, composite = background.crop(box), composite.crop(box)
     try:
         before, note = pil_to_model_input(background, generator.image_shape, "background")
         sketch, _ = pil_to_model_input(composite, generator.image_shape, "sketch")
@@ -267,11 +309,12 @@ def edit_by_sketch(editor: dict | None, fidelity: float, progress=gr.Progress())
     changed = (sketch - before).abs().amax(0).gt(0.02).float().mean().item()
     text = (f"Fidelity {fidelity:.2f} (1 = the sketch exactly, 0 = the generator's nearest garment): PSNR to the sketch "
             f"**{result.psnr[0]:.1f} dB**. The sketch changed {changed:.0%} of the pixels. "
-            f"Input: {note}.")
+            f"Input (the editor's picture{', without its transparent bars' if box is not None else ''}): {note}.")
     classes = _class_report(after)
     if classes:
         text += f" The result looks like: {classes}."
-    return _big(before), _big(sketch), _big(after), _big(difference_image(after, before)), text
+    return (_big(before), _big(sketch), _big(after), _big(difference_image(after, before)), text,
+            _seed_download(f"edit.fidelity-{fidelity:.2f}", result.seeds))
 
 
 def project_image(upload: dict | str | None, fidelity: float, progress=gr.Progress()):
@@ -285,7 +328,9 @@ def project_image(upload: dict | str | None, fidelity: float, progress=gr.Progre
     classes = _class_report(result.images[0])
     if classes:
         text += f" The projection looks like: {classes}."
-    return _big(image), _big(result.images[0]), _big(seed_to_display(result.seeds[0])), text
+    name = Path(_upload_path(upload)[1]).stem or "image"
+    return (_big(image), _big(result.images[0]), _big(seed_to_display(result.seeds[0])), text,
+            _seed_download(f"{name}.projection.fidelity-{fidelity:.2f}", result.seeds))
 
 
 def move_along_direction(upload: dict | str | None, target: str, strength: float, frames: int = 7):
@@ -299,18 +344,21 @@ def move_along_direction(upload: dict | str | None, target: str, strength: float
     if not 0.0 <= strength <= 4.0:
         raise gr.Error("strength must be between 0 and 4")
     image, _ = _read_image(upload, generator)
-    seed = _embed_one(generator, image, "network").seeds[0]
+    embedded = _embed_one(generator, image, "network")
+    seed = embedded.seeds[0]
     with torch.no_grad():
-        source = int(CLASSIFIER(image[None]).argmax(1)) if CLASSIFIER is not None else DIRECTIONS.index(target)
+        # the source is what the seed shows (the first frame), not the input: the move starts from the seed
+        source = int(CLASSIFIER(embedded.reconstructions).argmax(1)) if CLASSIFIER is not None else DIRECTIONS.index(target)
         path = DIRECTIONS.move(seed, source, target, torch.linspace(0, strength, frames))
         images = generator.generate(path)
     labels = [_class_report(frame, top=1) for frame in images]
-    text = (f"Seed from the embedding network; source class (classifier on the input): **{DIRECTIONS.class_names[source]}**. "
+    text = (f"Seed from the embedding network; source class (classifier on G(z), the first frame after the input): "
+            f"**{DIRECTIONS.class_names[source]}**. "
             f"Moved by s x (centroid[{target}] - centroid[{DIRECTIONS.class_names[source]}]), s = 0 ... {strength:g}. "
             f"Classifier along the path: {' → '.join(labels) if labels[0] else 'not available'}.")
     if DIRECTIONS.class_names[source] == target:
         text += f" The input is already classified as {target}: the direction is zero, so every frame is the same; choose another class."
-    return make_grid(_finite(torch.cat([image[None], images])), columns=frames + 1, scale=4), text
+    return make_grid(_finite(torch.cat([image[None], images])), columns=DIRECTION_COLUMNS, scale=4), text
 
 
 # Gradio shows an upload at its own size: a 28x28 garment was a thumbnail in a 260-pixel box. Scale every preview to
@@ -330,6 +378,10 @@ with gr.Blocks(title="Image embedding for DDIM diffusion models") as demo:
         "Everything runs on the CPU with the project's own small Fashion-MNIST and digits generators."
     )
     with gr.Tab("Embed"):
+        gr.Markdown("Find a seed z with G(z) ≈ your image. **PSNR** says how close G(z) is to the model's input: 40 dB "
+                    "and above is no visible difference, 25 dB a fair likeness, 15 dB a rough one. The seed is a 28×28 "
+                    "noise image, shown grey at 0 and black or white at ±3. **Fixed point** inverts each of G's 10 steps "
+                    "and reproduces almost any image; the **network** answers at once but only approximately.")
         with gr.Row():
             with gr.Column():
                 embed_input = gr.Image(type="filepath", label="image (any size or colour)", sources=["upload", "clipboard"], height=260,
@@ -343,7 +395,7 @@ with gr.Blocks(title="Image embedding for DDIM diffusion models") as demo:
                     embed_original = gr.Image(label="model input", type="pil", format="png")
                     embed_seed = gr.Image(label="seed z", type="pil", format="png")
                     embed_reconstruction = gr.Image(label="G(z)", type="pil", format="png")
-                embed_report = gr.Markdown()
+                embed_report = gr.Markdown(label="report")
                 embed_file = gr.File(label="seed (.npy)")
         embed_button.click(embed_image, [embed_input, embed_model, embed_method],
                            [embed_original, embed_seed, embed_reconstruction, embed_report, embed_file], api_name="embed",
@@ -351,13 +403,14 @@ with gr.Blocks(title="Image embedding for DDIM diffusion models") as demo:
     with gr.Tab("Edit by sketch", elem_id="edit-tab"):
         gr.Markdown("Paint a change on a garment (white adds, black removes). The edited image is embedded and regenerated, "
                     "so the generator integrates the sketch. **Fidelity** blends the seed between the embedding network's "
-                    "projection (0: the nearest garment the generator makes) and the exact fixed-point seed (1: the sketch itself).")
+                    "projection (0: the nearest garment the generator makes) and the exact fixed-point seed (1: the sketch itself). "
+                    "Small or faint strokes may survive only at high fidelity (0.9 to 1).")
         with gr.Row():
             with gr.Column():
                 sketch_editor = gr.ImageEditor(type="numpy", image_mode="RGBA", sources=["upload", "clipboard"], label="image + your sketch",
                                                brush=gr.Brush(colors=["#ffffff", "#000000", "#808080"], default_color="#ffffff", default_size=20),
                                                transforms=[], canvas_size=(280, 280), fixed_canvas=True, height=380)
-                sketch_fidelity = gr.Slider(0, 1, value=0.6, step=0.05, label="fidelity: 0 = projected, 1 = faithful")
+                sketch_fidelity = gr.Slider(0, 1, value=0.6, step=0.01, label="fidelity: 0 = projected, 1 = faithful")
                 sketch_button = gr.Button("Edit", variant="primary")
                 gr.Examples(EDITOR_EXAMPLES, inputs=sketch_editor)
             with gr.Column():
@@ -367,25 +420,34 @@ with gr.Blocks(title="Image embedding for DDIM diffusion models") as demo:
                 with gr.Row():
                     sketch_after = gr.Image(label="after: G(z)", type="pil", format="png")
                     sketch_difference = gr.Image(label="difference (red brighter, blue darker)", type="pil", format="png")
-                sketch_report = gr.Markdown()
+                sketch_report = gr.Markdown(label="report")
+                sketch_seed = gr.File(label="seed (.npy)")
         sketch_button.click(edit_by_sketch, [sketch_editor, sketch_fidelity],
-                            [sketch_before, sketch_input, sketch_after, sketch_difference, sketch_report], api_name="edit")
+                            [sketch_before, sketch_input, sketch_after, sketch_difference, sketch_report, sketch_seed], api_name="edit")
     with gr.Tab("Interpolate"):
+        gr.Markdown("Both images are embedded, and the frames are G of seeds on the path between the two seeds. With "
+                    "exact end seeds the first and last frames are the images themselves; the network's seeds give the "
+                    "generator's version of them.")
         with gr.Row():
             first_image = gr.Image(type="filepath", label="first image", sources=["upload", "clipboard"], height=260,
                  elem_classes="upload-preview")
             second_image = gr.Image(type="filepath", label="second image", sources=["upload", "clipboard"], height=260,
                  elem_classes="upload-preview")
         with gr.Row():
-            frames_slider = gr.Slider(2, 32, value=9, step=1, label="frames")
+            frames_slider = gr.Slider(2, 32, value=STRIP_COLUMNS, step=1, label="frames")
             mode_radio = gr.Radio(["spherical (slerp)", "linear"], value="spherical (slerp)", label="path")
+            ends_radio = gr.Radio(list(INTERPOLATION_ENDS), value=next(iter(INTERPOLATION_ENDS)), label="end seeds")
             interpolate_button = gr.Button("Interpolate", variant="primary")
         gr.Examples([[EXAMPLES[i], EXAMPLES[j]] for i, j in ((3, 4), (5, 9)) if len(EXAMPLES) > 9], inputs=[first_image, second_image])
         strip_image = gr.Image(label="path", type="pil", format="png")
+        interpolate_report = gr.Markdown(label="report")
         gif_file = gr.Image(label="animation", type="filepath")
-        interpolate_button.click(interpolate, [first_image, second_image, frames_slider, mode_radio], [strip_image, gif_file],
-                                 api_name="interpolate", preprocess=False)
+        interpolate_button.click(interpolate, [first_image, second_image, frames_slider, mode_radio, ends_radio],
+                                 [strip_image, gif_file, interpolate_report], api_name="interpolate", preprocess=False)
     with gr.Tab("Generate"):
+        gr.Markdown("Seed numbers (or a seed file from the other tabs) to images: seed n is the noise that torch draws "
+                    "from generator seed n, and G turns it into an image in 10 DDIM steps. Other step counts are the "
+                    "same network sampled more finely or coarsely; embedded seeds reproduce their image only at 10.")
         with gr.Row():
             with gr.Column():
                 model_choice = gr.Dropdown(sorted(GENERATORS), value="fashion" if "fashion" in GENERATORS else None, label="generator")
@@ -399,7 +461,8 @@ with gr.Blocks(title="Image embedding for DDIM diffusion models") as demo:
         file_button.click(generate_from_file, [model_choice, seed_upload, steps_slider], grid_image, api_name="generate_from_file")
     with gr.Tab("Directions"):
         gr.Markdown("Class centroids are the mean seeds of embedded *training* images of each class. The image's seed z "
-                    "moves to z + s (centroid[target] - centroid[source]); the source class is the classifier's reading of the input.")
+                    "moves to z + s (centroid[target] - centroid[source]); the source class is the classifier's reading "
+                    "of G(z), the seed's own image. The strip shows the input, then the frames from s = 0 to the strength.")
         with gr.Row():
             with gr.Column():
                 direction_image = gr.Image(type="filepath", label="image", sources=["upload", "clipboard"], height=260,
@@ -410,8 +473,8 @@ with gr.Blocks(title="Image embedding for DDIM diffusion models") as demo:
                 direction_button = gr.Button("Move", variant="primary")
                 gr.Examples(FASHION_EXAMPLES, inputs=direction_image)
             with gr.Column():
-                direction_strip = gr.Image(label="input, then s = 0 ... strength", type="pil", format="png")
-                direction_report = gr.Markdown()
+                direction_strip = gr.Image(label="input, then s = 0 ... strength", show_label=False, type="pil", format="png")
+                direction_report = gr.Markdown(label="report")
         direction_button.click(move_along_direction, [direction_image, direction_target, direction_strength],
                                [direction_strip, direction_report], api_name="direction", preprocess=False)
     with gr.Tab("Project any image", elem_id="project-tab"):
@@ -421,7 +484,7 @@ with gr.Blocks(title="Image embedding for DDIM diffusion models") as demo:
             with gr.Column():
                 project_input = gr.Image(type="filepath", label="any image", sources=["upload", "clipboard"], height=260,
                  elem_classes="upload-preview")
-                project_fidelity = gr.Slider(0, 1, value=0, step=0.05, label="fidelity: 0 = projected, 1 = faithful")
+                project_fidelity = gr.Slider(0, 1, value=0, step=0.01, label="fidelity: 0 = projected, 1 = faithful")
                 project_button = gr.Button("Project", variant="primary")
                 gr.Examples(OOD_EXAMPLES + FASHION_EXAMPLES[:2], inputs=project_input)
             with gr.Column():
@@ -429,9 +492,11 @@ with gr.Blocks(title="Image embedding for DDIM diffusion models") as demo:
                     project_converted = gr.Image(label="converted input", type="pil", format="png")
                     project_output = gr.Image(label="projection G(z)", type="pil", format="png")
                     project_seed = gr.Image(label="seed z", type="pil", format="png")
-                project_report = gr.Markdown()
+                project_report = gr.Markdown(label="report")
+                project_seed_file = gr.File(label="seed (.npy)")
         project_button.click(project_image, [project_input, project_fidelity],
-                             [project_converted, project_output, project_seed, project_report], api_name="project", preprocess=False)
+                             [project_converted, project_output, project_seed, project_report, project_seed_file],
+                             api_name="project", preprocess=False)
 
 demo.queue(default_concurrency_limit=2, max_size=64)
 

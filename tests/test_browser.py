@@ -53,9 +53,9 @@ def test_embed_in_a_real_browser(demo_url, tmp_path):
         assert shown > 150, shown  # Gradio's own 'scale-down' showed it at 28 pixels
         page.get_by_label("fixed point (near-exact)").check()
         page.get_by_role("button", name="Embed", exact=True).click()
-        report = page.get_by_text("PSNR")
+        report = page.get_by_text("generator (UNet) evaluations")  # the report (the tab's intro mentions PSNR too)
         report.wait_for(timeout=120_000)
-        assert "generator (UNet) evaluations" in report.inner_text()
+        assert re.search(r"PSNR [\d.]+ dB", report.inner_text()), report.inner_text()
         shot = tmp_path / "embed.png"
         page.screenshot(path=str(shot), full_page=True)
 

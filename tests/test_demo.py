@@ -105,14 +105,18 @@ def test_huge_image_gets_a_clear_error(client, tmp_path):
 
 
 def test_interpolate(client):
-    strip, gif = client.predict(handle_file(str(EXAMPLES / "test0002_trouser.png")), handle_file(str(EXAMPLES / "test0008_sandal.png")),
-                                5, "spherical (slerp)", api_name="/interpolate")
+    trouser, sandal = handle_file(str(EXAMPLES / "test0002_trouser.png")), handle_file(str(EXAMPLES / "test0008_sandal.png"))
+    strip, gif, report = client.predict(trouser, sandal, 5, "spherical (slerp)", "exact (fixed point)", api_name="/interpolate")
     assert Image.open(strip).size == ((5 * (28 + 2) + 2) * 4, (28 + 4) * 4)
     animation = Image.open(gif)
     assert animation.format == "GIF" and animation.n_frames == 8  # 5 frames forward, 3 back
     assert Path(gif).name == "test0002_trouser-to-test0008_sandal.spherical.gif"
-    strip, _ = client.predict(handle_file(str(EXAMPLES / "test0002_trouser.png")), handle_file(str(EXAMPLES / "test0008_sandal.png")),
-                              12, "linear", api_name="/interpolate")
+    # exact end seeds: the end frames are the images themselves; the network's seeds only resemble them
+    exact_ends = [float(v) for v in re.findall(r"([\d.]+) dB from the", report)]
+    _, _, network_report = client.predict(trouser, sandal, 5, "spherical (slerp)", "network (instant, approximate)", api_name="/interpolate")
+    network_ends = [float(v) for v in re.findall(r"([\d.]+) dB from the", network_report)]
+    assert len(exact_ends) == len(network_ends) == 2 and min(exact_ends) >= 40 > max(network_ends), (report, network_report)
+    strip, _, _ = client.predict(trouser, sandal, 12, "linear", "network (instant, approximate)", api_name="/interpolate")
     assert Image.open(strip).size == ((8 * (28 + 2) + 2) * 4, (2 * (28 + 2) + 2) * 4)  # 12 frames in rows of 8
 
 
@@ -140,11 +144,30 @@ def _sketch_files(tmp_path, paint: bool) -> dict:
 def test_edit_by_sketch_fidelity_controls_the_result(client, tmp_path):
     editor = _sketch_files(tmp_path, paint=True)
     results = {f: client.predict(editor, f, api_name="/edit") for f in (0.0, 1.0)}
-    before, sketch, after, difference, report = results[1.0]
+    before, sketch, after, difference, report, seed_file = results[1.0]
     assert Image.open(after).size == (224, 224)
+    assert np.load(seed_file).shape == (1, 1, 28, 28) and Path(seed_file).name == "edit.fidelity-1.00.seed.npy"
     assert _psnr(report) > 40 > _psnr(results[0.0][4]) + 10  # faithful repeats the sketch, projected does not
     bar = np.asarray(Image.open(difference).convert("RGB"), dtype=float)[100 * 224 // 280 + 4:140 * 224 // 280 - 4, 60:180]
     assert bar[..., 0].mean() > 100 and bar[..., 2].mean() < 20  # the painted bar made those pixels brighter: red
+
+
+def test_edit_of_a_letterboxed_upload_drops_the_editors_transparent_bars(client, tmp_path):
+    """The editor fits a non-square upload into its square canvas with transparent bars; they are not part of the picture."""
+    photo = Image.open(EXAMPLES / "ood_astronaut.png").convert("RGBA").resize((280, 186))
+    background = Image.new("RGBA", (280, 280), (0, 0, 0, 0))
+    background.paste(photo, (0, 47))  # bars of 47 rows above and below, as the editor letterboxes it
+    layer = Image.new("RGBA", background.size, (0, 0, 0, 0))
+    layer.paste((255, 255, 255, 255), (100, 120, 180, 160))
+    paths = {}
+    for name, picture in (("background", background), ("layer", layer), ("composite", Image.alpha_composite(background, layer))):
+        picture.save(tmp_path / f"{name}.png")
+        paths[name] = handle_file(str(tmp_path / f"{name}.png"))
+    editor = {"background": paths["background"], "layers": [paths["layer"]], "composite": paths["composite"]}
+    before, _, _, _, report, _ = client.predict(editor, 1.0, api_name="/edit")
+    shown = np.asarray(Image.open(before).convert("L"), dtype=float)  # 224x224, 8 display pixels a model pixel
+    assert shown[:16].mean() > 40 and shown[-16:].mean() > 40, (shown[:16].mean(), shown[-16:].mean())  # no black bars
+    assert "without its transparent bars" in report and "280x186" in report
 
 
 def test_edit_with_an_empty_sketch_is_refused(client, tmp_path):
@@ -156,7 +179,8 @@ def test_edit_with_an_empty_sketch_is_refused(client, tmp_path):
 
 def test_project_any_image(client):
     photo = handle_file(str(EXAMPLES / "ood_astronaut.png"))
-    converted, projection, seed, report = client.predict(photo, 0.0, api_name="/project")
+    converted, projection, seed, report, seed_file = client.predict(photo, 0.0, api_name="/project")
+    assert np.load(seed_file).shape == (1, 1, 28, 28) and Path(seed_file).name == "ood_astronaut.projection.fidelity-0.00.seed.npy"
     assert Image.open(projection).size == Image.open(converted).size == (224, 224)
     assert "RGB -> grey" in report and "looks like" in report
     projected_psnr = _psnr(report)
@@ -167,8 +191,8 @@ def test_project_any_image(client):
 def test_directions_move_toward_the_target_class(client):
     trouser = handle_file(str(EXAMPLES / "test0002_trouser.png"))
     strip, report = client.predict(trouser, "Bag", 3.0, api_name="/direction")
-    assert Image.open(strip).size == ((8 * (28 + 2) + 2) * 4, (28 + 4) * 4)  # the input, then 7 frames
-    assert "source class (classifier on the input): **Trouser**" in report
+    assert Image.open(strip).size == ((4 * (28 + 2) + 2) * 4, (2 * (28 + 2) + 2) * 4)  # the input, then 7 frames, in rows of 4
+    assert "source class (classifier on G(z), the first frame after the input): **Trouser**" in report
     again, _ = client.predict(trouser, "Bag", 3.0, api_name="/direction")
     assert Image.open(strip).tobytes() == Image.open(again).tobytes()
     with pytest.raises(Exception, match="unknown class 'Spaceship'"):
@@ -182,7 +206,7 @@ def test_directions_move_toward_the_target_class(client):
 def test_embed_errors_fall_from_network_to_hybrid_to_fixed_point(client):
     example = handle_file(str(EXAMPLES / "test0004_shirt.png"))
     psnr = {method: _psnr(client.predict(example, "fashion", label, api_name="/embed")[3])
-            for method, label in (("network", "network (instant)"), ("hybrid", "hybrid (network + 30 descent steps, slow)"),
+            for method, label in (("network", "network (instant)"), ("hybrid", "hybrid (quick seed + 30 descent steps, slow)"),
                                   ("fixed_point", "fixed point (near-exact)"))}
     assert psnr["network"] < psnr["hybrid"] < psnr["fixed_point"], psnr
     assert psnr["network"] > 12  # still a shirt, not noise
@@ -200,3 +224,31 @@ def test_request_files_older_than_an_hour_are_removed(client):
     os.utime(stale, (two_hours_ago, two_hours_ago))
     fresh = demo_app._request_folder()
     assert not stale.exists() and recent.is_dir() and fresh.is_dir() and fresh.parent == demo_app.OUTPUTS
+
+
+def test_a_seed_file_at_other_steps_is_generated_with_a_warning(client, tmp_path, monkeypatch):
+    import demo_app
+
+    warnings = []
+    monkeypatch.setattr(demo_app.gr, "Warning", lambda message, *args, **kwargs: warnings.append(message))
+    seed_path = tmp_path / "one.seed.npy"
+    np.save(seed_path, np.random.default_rng(0).standard_normal((1, 1, 28, 28)).astype(np.float32))
+    demo_app.generate_from_file("fashion", str(seed_path), 10)
+    assert warnings == []
+    demo_app.generate_from_file("fashion", str(seed_path), 20)
+    assert len(warnings) == 1 and "10 DDIM steps" in warnings[0] and "at 20 steps" in warnings[0]
+
+
+def test_hybrid_says_where_it_starts_and_runs_the_benchmarked_descent(client, monkeypatch):
+    import demo_app
+    from core import embedding
+
+    calls = []
+    real_embed = embedding.embed
+    monkeypatch.setattr(demo_app, "embed", lambda *args, **kwargs: calls.append(kwargs.get("descent")) or real_embed(*args, **kwargs))
+    example = handle_file(str(EXAMPLES / "test0009_sneaker.png"))
+    report = client.predict(example, "fashion", "hybrid (quick seed + 30 descent steps, slow)", api_name="/embed")[3]
+    assert "Start: the embedding network's seed." in report and "300 generator (UNet) evaluations" in report, report
+    assert calls[-1].iterations == 30
+    digits = client.predict(example, "digits", "hybrid (quick seed + 30 descent steps, slow)", api_name="/embed")[3]
+    assert "Start: DDIM inversion's seed." in digits and "310 generator (UNet) evaluations" in digits, digits
