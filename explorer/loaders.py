@@ -295,6 +295,14 @@ def select_cloud_image(study: Study, container) -> str:
                                help="images whose cloud has at least 2 seeds: " + (", ".join(with_cloud) or "none"))
 
 
+def forget_widgets(prefix: str) -> None:
+    """Drop the state of the widgets whose key starts with `prefix`. A page that stops before drawing a widget (an image
+    without a cloud) leaves the server holding its last value while the browser, drawing it anew, shows the default:
+    the numbers then answered a tolerance the slider did not show. Forgetting the state makes both start afresh."""
+    for key in [key for key in st.session_state if str(key).startswith(prefix)]:
+        del st.session_state[key]
+
+
 @st.cache_resource(show_spinner="loading the generator...")
 def get_generator_at(folder: str):
     return load_generator(folder)

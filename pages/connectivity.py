@@ -6,7 +6,7 @@ import streamlit as st
 from sklearn.decomposition import PCA
 
 from core.study.tolerance import mse_from_psnr
-from explorer.loaders import (components_of, current_study, psnr_db, search_relaxed_path, select_cloud_image,
+from explorer.loaders import (components_of, current_study, forget_widgets, psnr_db, search_relaxed_path, select_cloud_image,
                               study_generator)
 
 REQUESTS_KEY = "connectivity_searches"  # path searches asked for in this session (results come from the cache)
@@ -24,6 +24,7 @@ name = select_cloud_image(study, left)
 usable = [level for level in study.levels if f"{name}/graph_worst_mse_{level}" in study.arrays]
 if not usable:
     st.info(f"The cloud of {name} has fewer than 2 seeds inside any tolerance: no segments to test.")
+    forget_widgets("connectivity_tolerance_")
     st.stop()
 level = middle.selectbox("cloud at", usable)
 members = study.members(name, level)
@@ -34,7 +35,8 @@ st.caption("Seeds are numbered within the chosen level: a tighter level keeps on
 worst = study.arrays[f"{name}/graph_worst_mse_{level}"]  # (m, m) largest error along each segment
 level_db = float(level[:-2])
 tolerance_db = st.slider("tolerance for the segments (PSNR, dB)", min_value=5.0, max_value=60.0, value=min(max(level_db, 5.0), 60.0),
-                         step=0.5, help="a segment joins two seeds when its worst point is at least this PSNR")
+                         step=0.5, help="a segment joins two seeds when its worst point is at least this PSNR",
+                         key=f"connectivity_tolerance_{name}_{level}")  # per cloud: a page stopped early (no cloud) desynced one shared slider
 eps = mse_from_psnr(tolerance_db)
 adjacency = worst <= eps
 np.fill_diagonal(adjacency, True)

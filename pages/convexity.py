@@ -5,7 +5,8 @@ import streamlit as st
 
 from core.study.convexity import share_with_interval
 from core.study.tolerance import mse_from_psnr
-from explorer.loaders import convexity_samples, current_study, psnr_db, select_cloud_image, study_generator, to_display
+from explorer.loaders import (convexity_samples, current_study, forget_widgets, psnr_db, select_cloud_image, study_generator,
+                              to_display)
 
 st.title("Convexity")
 study = current_study()
@@ -19,18 +20,20 @@ name = select_cloud_image(study, left)
 usable = [level for level in study.levels if len(study.members(name, level)) >= 2]
 if not usable:
     st.info(f"The cloud of {name} has fewer than 2 seeds inside any tolerance: nothing to combine.")
+    forget_widgets("convexity_")
     st.stop()
 level = middle.selectbox("cloud at", usable, help="the seeds combined are the cloud's members inside emb_ε(x) at this level")
 members = study.members(name, level)
 stored_ks = sorted(int(key.rsplit("_k", 1)[1]) for key in study.arrays if key.startswith(f"{name}/convexity_mse_{level}_k"))
 if len(members) > 2:
-    k = st.slider("k: seeds per combination", min_value=2, max_value=len(members), value=2,
+    k = st.slider("k: seeds per combination", min_value=2, max_value=len(members), value=2, key=f"convexity_k_{name}_{level}",
                   help=f"between 2 and the {len(members)} seeds of this cloud; the study stored k = {stored_ks}")
 else:  # a slider needs two distinct ends
     k = 2
     st.caption("k = 2: this cloud has 2 seeds at this tolerance.")
 level_db = float(level[:-2])
 tolerance_db = st.slider("tolerance (PSNR, dB)", min_value=5.0, max_value=60.0, value=min(max(level_db, 5.0), 60.0), step=0.5,
+                         key=f"convexity_tolerance_{name}_{level}",  # per cloud: a page stopped early (no cloud) desynced one shared slider
                          help="a mixture is inside when PSNR(G(mixture), x) is at least this")
 samples = int(study.summary["config"].get("convexity_samples", 32))
 

@@ -381,3 +381,23 @@ def test_study_pages_open_on_a_photo_without_cloud_seeds(monkeypatch):
                 picked += 1
                 assert not app.exception and not app.error, (page, box.label, [e.value for e in app.exception], [e.value for e in app.error])
     assert picked >= 4  # interpolation (both ends), convexity, connectivity, local geometry
+
+
+@pytest.mark.parametrize("page, slider_label", [("convexity", "tolerance (PSNR, dB)"), ("connectivity", "tolerance for the segments")])
+def test_a_tolerance_set_before_visiting_an_image_without_cloud_starts_afresh(monkeypatch, page, slider_label):
+    """A page that stops early (a photo has no cloud) used to leave the server holding the slider's last value while
+    the browser drew the slider at its default: the numbers answered 25 dB under a slider showing 30."""
+    monkeypatch.setenv("EMB_STUDY_DIR", str(SHIPPED_STUDY))
+    app = open_page(page)
+    garment = app.selectbox[0].value
+
+    def tolerance():
+        return next(s for s in app.slider if s.label.startswith(slider_label))
+
+    fresh = [m.value for m in app.metric]
+    tolerance().set_value(25.0).run()
+    assert [m.value for m in app.metric] != fresh  # 25 dB answers differently from 30 on this cloud
+    app.selectbox[0].set_value("photo_astronaut").run()
+    assert not app.slider  # no cloud: the page stopped before its sliders
+    app.selectbox[0].set_value(garment).run()
+    assert tolerance().value == 30.0 and [m.value for m in app.metric] == fresh
