@@ -351,7 +351,8 @@ def psnr_db(mse) -> np.ndarray:
 # --- Clouds and projections ---
 
 def projection_points(study: Study, method: str) -> tuple[pd.DataFrame, np.ndarray] | None:
-    """The study's 2-D projection as a table (one row a point: x, y, image, kind, label, stored PSNR) and the
+    """The study's 2-D projection as a table (one row a point: x, y, image, kind, label, stored PSNR, the random start
+    of a cloud seed's descent where the study recorded it) and the
     seeds (N, C, H, W) behind the points, rebuilt in the order `core.study.run` projected them."""
     key = f"projection/{method}/coordinates"
     if key not in study.arrays:
@@ -366,7 +367,10 @@ def projection_points(study: Study, method: str) -> tuple[pd.DataFrame, np.ndarr
         if group.startswith("cloud "):
             name = group[len("cloud "):]
             group_seeds, errors = study.members(name, first), study.members_mse(name, first)
-            entries = [(name, "cloud seed", f"{name} · cloud seed {i}", float(psnr_db(e))) for i, e in enumerate(errors)]
+            starts = study.arrays.get(f"{name}/members_start_{first}")  # the torch seed each descent started from (newer studies)
+            entries = [(name, "cloud seed", f"{name} · cloud seed {i}" + (f" (start {int(starts[i])})" if starts is not None else ""),
+                        float(psnr_db(e))) for i, e in enumerate(errors)]
+            group_starts = [int(s) for s in starts] if starts is not None and len(starts) == len(errors) else [None] * len(errors)
         elif group in FIRST_SEED_KINDS.values():
             kind = {v: k for k, v in FIRST_SEED_KINDS.items()}[group]
             holders = [n for n in study.names if f"{n}/seed_{kind}" in study.arrays]
@@ -374,13 +378,16 @@ def projection_points(study: Study, method: str) -> tuple[pd.DataFrame, np.ndarr
             label = {"exact": "z* (fixed point)", "network": "network E(x)", "ddim": "DDIM inversion"}[kind]
             entries = [(n, group, f"{n} · {group}", study.summary["images"][n]["single_seeds"].get(label, {}).get("psnr_db"))
                        for n in holders]
+            group_starts = [None] * len(entries)
         else:  # the random N(0, I) reference, as project_seeds draws it
             group_seeds = reference_noise(count, study.image_shape).numpy()
             entries = [("random", "random N(0, I)", f"random seed {i}", None) for i in range(count)]
+            group_starts = [None] * count
         if len(group_seeds) != count:
             return None  # a folder of another format: better no seeds than wrong ones
         seeds.append(np.asarray(group_seeds, np.float32))
-        rows += [{"group": group, "image": n, "kind": k, "label": lab, "psnr_db": p} for n, k, lab, p in entries]
+        rows += [{"group": group, "image": n, "kind": k, "label": lab, "psnr_db": p, "start": s}
+                 for (n, k, lab, p), s in zip(entries, group_starts)]
     order = np.concatenate([np.flatnonzero(labels == groups.index(g)) for g in groups])
     table = pd.DataFrame(rows)
     table["x"], table["y"] = coordinates[order, 0], coordinates[order, 1]

@@ -14,7 +14,8 @@ SYMBOLS = {"cloud seed": "circle", "z*": "diamond", "network E(x)": "square", "D
 st.title("Clouds and projections")
 study = current_study()
 st.markdown(
-    "Each point is a seed (a noise image of the generator's size) mapped to 2-D. Colour: the image the seed belongs to; "
+    "Each point is a seed (a noise image of the generator's size) mapped to 2-D. Colour: the image the seed belongs to (or the "
+    "random start its descent began from: the choice below); "
     "symbol: how it was found (cloud seeds by descent from random starts, z\\* by fixed-point inversion, the embedding network, "
     "naive DDIM inversion) and, in grey, random N(0, I) seeds for reference. **PCA** keeps global distances (its axes show "
     "the stated share of the spread); **UMAP** keeps neighbourhoods, but distances between its clusters mean little. "
@@ -50,6 +51,16 @@ def _hover(label: str, psnr: float | None) -> str:
 colours = {name: colour for name, colour in zip(study.names, px.colors.qualitative.Dark24)}
 colours["random"] = "lightgrey"
 LEGEND_NAMES = {"random": "random N(0, I)"}  # the reference group's legend entry
+has_starts = table["start"].notna().any()
+st.info("Every image's cloud descends from the same random starts (torch seeds 0, 1, ...), and a descent ends near its "
+        "start, so the tight clusters on these maps are mostly the starts, not the images"
+        + (" (colour by start to see it)" if has_starts else "")
+        + ". Compared among seeds from different starts, a seed's nearest neighbour is in its own image's cloud: "
+        "the Intersection page measures it.")
+colour_by = st.radio("colour by", ["image", "random start of the descent"] if has_starts else ["image"], horizontal=True,
+                     help="start: the torch seed of the N(0, I) draw the cloud seed descended from; other seeds in grey")
+by_start = colour_by != "image"
+start_colours = px.colors.qualitative.Plotly  # no grey in it: grey is for the seeds that did not descend
 columns = st.columns(2)
 for column, method in zip(columns, ("umap", "pca")):
     with column:
@@ -67,14 +78,26 @@ for column, method in zip(columns, ("umap", "pca")):
             entry = (table.assign(x=projected["coordinates"][:, 0], y=projected["coordinates"][:, 1]), seeds)
         points = entry[0]
         figure = go.Figure()
-        for (image, kind), part in points.groupby(["image", "kind"], sort=False):
-            first_of_image = part.index[0] == points.index[points["image"] == image][0]
-            figure.add_scatter(x=part["x"], y=part["y"], mode="markers", name=LEGEND_NAMES.get(image, image), legendgroup=image,
-                               showlegend=bool(first_of_image), opacity=0.75,  # overlapping clouds stay visible
+        if by_start:  # one trace per start for the cloud seeds, the other seeds in grey
+            groups = points.assign(colour_key=[f"start {int(s)}" if s == s and s is not None else ("random N(0, I)" if i == "random" else "other seeds")
+                                               for s, i in zip(points["start"], points["image"])]).groupby(["colour_key", "kind"], sort=False)
+        else:
+            groups = points.assign(colour_key=points["image"]).groupby(["colour_key", "kind"], sort=False)
+        seen = set()
+        for (key, kind), part in groups:
+            if by_start:
+                colour = (start_colours[int(key.split()[1]) % len(start_colours)] if key.startswith("start ")
+                          else "lightgrey" if key == "random N(0, I)" else "dimgrey")
+                name = key
+            else:
+                colour, name = colours.get(key, "black"), LEGEND_NAMES.get(key, key)
+            figure.add_scatter(x=part["x"], y=part["y"], mode="markers", name=name, legendgroup=key,
+                               showlegend=key not in seen, opacity=0.75,  # overlapping clouds stay visible
                                customdata=part["row"].tolist(),  # a list: plotly sends numpy arrays as typed bytes
                                hovertext=[_hover(lab, p) for lab, p in zip(part["label"], part["psnr_db"])],
-                               hoverinfo="text", marker={"size": 9, "color": colours.get(image, "black"), "symbol": SYMBOLS.get(kind, "circle"),
+                               hoverinfo="text", marker={"size": 9, "color": colour, "symbol": SYMBOLS.get(kind, "circle"),
                                                          "line": {"width": 0.5, "color": "white"}})
+            seen.add(key)
         for kind, symbol in SYMBOLS.items():  # a legend for the symbols (the random reference has its own entry)
             if kind in set(points["kind"]) and kind != "random N(0, I)":
                 figure.add_scatter(x=[None], y=[None], mode="markers", name=kind, legendgroup="kinds",
@@ -85,7 +108,7 @@ for column, method in zip(columns, ("umap", "pca")):
         axis = "PC" if method == "pca" else "UMAP"
         figure.update_layout(height=460, xaxis_title=f"{axis} 1", yaxis_title=f"{axis} 2", clickmode="event+select")
         # the legend below the map: beside it, a long list of images pushed the symbol key out of view
-        figure.update_layout(legend={"font": {"size": 10}, "orientation": "h", "yanchor": "top", "y": -0.15},
+        figure.update_layout(legend={"font": {"size": 10}, "orientation": "h", "yanchor": "top", "y": -0.22},  # below the axis title
                              margin={"l": 10, "r": 10, "t": 10, "b": 10})
         st.plotly_chart(figure, key=f"clouds_{method}", on_select=lambda k=f"clouds_{method}": _pick(k),
                         selection_mode="points", width="stretch")
@@ -94,7 +117,8 @@ for column, method in zip(columns, ("umap", "pca")):
         if summary.get("explained_variance_ratio"):
             notes.append("axes explain " + " + ".join(f"{100 * v:.1f}%" for v in summary["explained_variance_ratio"]) + " of the spread")
         if summary.get("silhouette") is not None:
-            notes.append(f"silhouette of the groups {summary['silhouette']:.2f} (-1..1, high = separated)")
+            notes.append(f"silhouette of the images' groups {summary['silhouette']:.2f} (-1..1: 1 = each image's seeds apart from "
+                         "the others', 0 = mixed, below 0 = closer to other images' seeds than to their own; here the shared starts)")
         if notes:
             st.caption("; ".join(notes))
 

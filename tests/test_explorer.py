@@ -161,18 +161,34 @@ def test_clouds_page(study):
     summary, arrays = study
     app = open_page("clouds")
     assert app.title[0].value == "Clouds and projections"
-    assert "UMAP is not in this study" in app.info[0].value
+    assert any("UMAP is not in this study" in info.value for info in app.info)
+    assert any("the tight clusters on these maps are mostly the starts" in info.value for info in app.info)
     assert len(app.get("plotly_chart")) == 1  # PCA (UMAP only on request)
     point = app.selectbox(key="clouds_point")
     assert len(point.options) == len(arrays["projection/pca/coordinates"])
     stored = 10 * np.log10(1 / arrays["image0/members_mse_10dB"][0])
-    assert point.value == "image0 · cloud seed 0"
+    assert point.value == f"image0 · cloud seed 0 (start {int(arrays['image0/members_start_10dB'][0])})"
     assert abs(float(metric(app, "G(z) against image0").split()[0]) - stored) < 0.05  # G(seed) recomputed = the study's error
     point.set_value("random seed 3").run()
     assert not app.exception and not app.metric
     assert any("no target image" in c.value for c in app.caption)
     point.set_value("image1 · z*").run()
     assert float(metric(app, "G(z) against image1").split()[0]) > 40  # z* is near-exact
+
+
+def test_clouds_can_be_coloured_by_the_start_each_seed_descended_from(study):
+    summary, arrays = study
+    app = open_page("clouds")
+
+    def legend() -> set[str]:
+        spec = json.loads(app.get("plotly_chart")[0].proto.spec)
+        return {trace.get("name") for trace in spec["data"] if trace.get("showlegend", True)}
+
+    assert {"image0", "image1", "image2"} <= legend()
+    app.radio[0].set_value("random start of the descent").run()
+    starts = {f"start {int(s)}" for name in summary["images"] for s in arrays.get(f"{name}/members_start_10dB", [])}
+    assert starts and starts <= legend() and "image0" not in legend()
+    assert not app.exception
 
 
 def test_clouds_page_computes_umap_on_request(study):
