@@ -26,21 +26,30 @@ level = st.selectbox("tolerance", levels)
 separation = study.summary["separation"][level]
 pairs = study.summary.get("image_pairs", 0)
 disjoint = study.summary.get("disjoint_pairs_by_triangle_inequality", {}).get(level)
-columns = st.columns(3)
-columns[0].metric("pairs disjoint for certain", f"{disjoint}/{pairs}", help="RMS distance of the images > 2 sqrt(eps)")
-columns[1].metric("nearest seed from another start in its own cloud", f"{100 * separation['self_attribution']:.0f}%",
-                  help=f"chance: about {100 / separation['clouds']:.0f}% (one cloud of {separation['clouds']})")
-columns[2].metric("closest seeds of two clouds", f"{separation['between_distance_min']:.2f}",
-                  help=f"farthest seeds within one cloud: {separation['within_distance_max']:.2f}")
-
 within, between = study.arrays[f"separation/{level}/within"], study.arrays[f"separation/{level}/between"]
 same_start = study.arrays.get(f"separation/{level}/same_start", np.zeros(0))  # absent in studies that did not record starts
+columns = st.columns(3)  # short labels: long ones were cut off in a narrow window
+columns[0].metric("disjoint for certain", f"{disjoint}/{pairs}",
+                  help="pairs of images whose RMS distance is over 2 sqrt(eps): no seed can be in both sets")
+columns[1].metric("nearest seed in own cloud", f"{100 * separation['self_attribution']:.0f}%",
+                  help=f"the nearest seed among those from other starts; chance: about {100 / separation['clouds']:.0f}% "
+                       f"(one cloud of {separation['clouds']})")
+columns[2].metric("closest, two clouds", f"{separation['between_distance_min']:.2f}",
+                  help=f"the closest seeds of two clouds from different starts; from the same start: "
+                       + (f"{same_start.min():.2f}" if len(same_start) else "not recorded")
+                       + f". Farthest seeds within one cloud: {separation['within_distance_max']:.2f}")
+if len(same_start):
+    st.caption(f"Seeds of two clouds that descended from the same start come as close as {same_start.min():.2f} "
+               f"(mean {same_start.mean():.2f}): the start, not the image, sets where a descent ends.")
 figure = go.Figure()
-figure.add_histogram(x=within, name=f"within a cloud ({len(within)} pairs)", histnorm="probability density", opacity=0.6)
-figure.add_histogram(x=between, name=f"two clouds, other starts ({len(between)} pairs)", histnorm="probability density", opacity=0.6)
+COLOURS = {"within": "#1f77b4", "between": "#ff7f0e", "same": "#d62728"}  # blue, orange, red: told apart at a glance
+figure.add_histogram(x=within, name=f"within a cloud ({len(within)} pairs)", histnorm="probability density", opacity=0.6,
+                     marker_color=COLOURS["within"])
+figure.add_histogram(x=between, name=f"two clouds, other starts ({len(between)} pairs)", histnorm="probability density", opacity=0.6,
+                     marker_color=COLOURS["between"])
 if len(same_start):
     figure.add_histogram(x=same_start, name=f"two clouds, same start ({len(same_start)} pairs)", histnorm="probability density",
-                         opacity=0.6)
+                         opacity=0.6, marker_color=COLOURS["same"])
 figure.update_layout(barmode="overlay", xaxis_title="distance between seeds |z_i - z_j|", yaxis_title="density", height=340,
                      margin={"t": 20})
 st.plotly_chart(figure, width="stretch")
@@ -58,4 +67,4 @@ third = study.summary.get("third_set")
 if third:
     st.write(f"Segments between the clouds of **{third['a']}** and **{third['b']}** that enter emb_ε({third['third']}) at "
              f"{study.levels[0]}: {third['segments_entering_third_set']}/{third['pairs']} (closest PSNR to {third['third']}: "
-             f"{third['closest_psnr_to_third_db']:.1f} dB).")
+             f"{third['closest_psnr_to_third_db']:.1f} dB)." + (f" The study tests this at {study.levels[0]} only." if level != study.levels[0] else ""))

@@ -258,13 +258,16 @@ def test_intersection_page(study):
     summary, arrays = study
     app = open_page("intersection")
     separation = summary["separation"]["10dB"]
-    assert metric(app, "nearest seed from another start in its own cloud") == f"{100 * separation['self_attribution']:.0f}%"
-    assert metric(app, "pairs disjoint for certain") == f"{summary['disjoint_pairs_by_triangle_inequality']['10dB']}/3"
+    assert metric(app, "nearest seed in own cloud") == f"{100 * separation['self_attribution']:.0f}%"
+    assert metric(app, "disjoint for certain") == f"{summary['disjoint_pairs_by_triangle_inequality']['10dB']}/3"
+    assert metric(app, "closest, two clouds") == f"{separation['between_distance_min']:.2f}"
     assert len(app.get("plotly_chart")) == 2  # distance histograms and the attribution matrix
-    assert len(arrays["separation/10dB/same_start"]) == separation["same_start_pairs"] > 0  # three histograms
+    same_start = arrays["separation/10dB/same_start"]
+    assert len(same_start) == separation["same_start_pairs"] > 0  # three histograms
+    assert any(f"as close as {same_start.min():.2f}" in caption.value for caption in app.caption)
     app.selectbox[0].set_value("12dB").run()
     assert not app.exception
-    assert metric(app, "pairs disjoint for certain") == f"{summary['disjoint_pairs_by_triangle_inequality']['12dB']}/3"
+    assert metric(app, "disjoint for certain") == f"{summary['disjoint_pairs_by_triangle_inequality']['12dB']}/3"
 
 
 def test_local_geometry_page(study):
