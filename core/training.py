@@ -291,7 +291,8 @@ class Trainer:
         record = {"epoch": self.epoch, "step": self.global_step, "train_loss": mean_loss, "lr": self.learning_rate(),
                   "images_per_s": images_seen / max(epoch_seconds, 1e-9), "train_minutes": self.train_seconds / 60}
         if self.is_main:
-            record.update(validation_losses(self.ema, self.val_images, validation_kind(self._summary())))
+            kind = validation_kind(self._summary())
+            record.update(validation_losses(self.ema, self.val_images, kind), val_kind=kind)  # which loss val_loss measures
             seeds = list(range(self.config.sample_seeds))
             with torch.no_grad():
                 samples = self.ema.generate(seeded_noise(seeds, self.ema.image_shape, self.device))

@@ -35,18 +35,23 @@ for name in names:
     with right:
         log, training = training_log(name), generator_training(name)
         if log is not None and "val_loss" in log:
-            distilled = "distillation" in training
-            # a distilled student's training loss is its error against the teacher's targets, another quantity
-            # than the validation noise-prediction loss (in MSE, core.training.validation_kind): plot that one alone
-            columns = ["val_loss"] if distilled else ["train_loss", "val_loss"]
-            unit = validation_kind(training).upper() if training.get("loss") else "loss"
-            figure = px.line(log, x="epoch", y=columns, markers=True,
-                             title=f"noise-prediction loss ({unit}) per epoch" + (", test images" if distilled else ""),
-                             labels={"value": unit, "variable": ""})
-            st.plotly_chart(figure, width="stretch")
-            if distilled:
-                st.caption(f"Step-distilled ({len(log)} epoch{'s' if len(log) > 1 else ''}): its training loss, the error against "
-                           "the teacher's targets, is another quantity and is not shown.")
+            # The validation loss (fixed noise draws on test images) is one quantity across runs, unlike the training loss
+            # (a distilled student's is its error against the teacher). Which loss it measured is per record: the wide run
+            # switched from L1 to MSE mid-way, and the L1 and MSE of one model differ by 2x.
+            kinds = log["val_kind"] if "val_kind" in log else [validation_kind(training) if training.get("loss") else "loss"] * len(log)
+            points = log.assign(series=[f"validation {str(k).upper()}" for k in kinds])
+            if len(points) == 1:
+                row = points.iloc[0]
+                st.metric(f"{row['series']} loss on test images (step {int(row['step'])})", f"{row['val_loss']:.4f}",
+                          help="one record: the run was one epoch")
+            else:
+                figure = px.line(points, x="step", y="val_loss", color="series", markers=True,
+                                 title="validation noise-prediction loss, test images",
+                                 labels={"val_loss": "loss", "step": "training step", "series": ""})
+                figure.update_yaxes(rangemode="tozero")  # from 0: a change in the 5th digit is not drawn as a cliff
+                st.plotly_chart(figure, width="stretch")
+            if points["series"].nunique() > 1:
+                st.caption("The loss changed during this run (L1, then MSE): the two series are different quantities.")
         else:
             st.info("No training log shipped with this generator.")
 

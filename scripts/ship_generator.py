@@ -46,7 +46,8 @@ def _validate_if_stopped_mid_epoch(generator, training: dict, log_path: Path) ->
     images, _ = load_dataset(training["dataset"], "test", None, generator.config.image_size, generator.config.channels)
     record = {"epoch": training["epochs_done"], "step": training["steps"], "train_loss": None,
               "train_minutes": training["train_minutes"], "note": "validation of the shipped weights (stopped mid-epoch)",
-              **validation_losses(generator, generator.normalize(images[:count]), validation_kind(training))}
+              **validation_losses(generator, generator.normalize(images[:count]), validation_kind(training)),
+              "val_kind": validation_kind(training)}
     with open(log_path, "a") as file:
         file.write(json.dumps(record) + "\n")
 

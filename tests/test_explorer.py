@@ -91,9 +91,14 @@ def test_overview(study):
     assert cloud.startswith(f"{inside}/15 ")  # 3 images x 5 starts, pooled from study.json
     assert findings["question"].str.startswith("Is emb_eps(x) convex?").sum() == 2  # one row per tolerance
     assert findings["question"].str.contains("second generator").any()
-    # a distilled generator's curve is its validation loss alone, said so (its training loss is another quantity)
-    distilled = [c.value for c in app.caption if c.value.startswith("Step-distilled")]
-    assert "Step-distilled (2 epochs)" in " ".join(distilled) and len(distilled) == len(list(ROOT.glob("assets/fashion-distilled*"))) + 1
+    # training curves: the validation loss by step, one series per loss measured; one record is a number, not a plot
+    logs = {path.parent.name: [json.loads(line) for line in path.read_text().splitlines()] for path in ROOT.glob("assets/*/training_log.jsonl")}
+    single = [name for name, rows in logs.items() if len(rows) == 1]
+    assert single and len([m for m in app.metric if m.label.startswith("validation ")]) == len(single)
+    assert len(app.get("plotly_chart")) == len(logs) - len(single)
+    switched = [name for name, rows in logs.items() if len({row["val_kind"] for row in rows}) > 1]
+    assert "fashion-wide" in switched  # L1 for 4 epochs, then MSE
+    assert len([c for c in app.caption if c.value.startswith("The loss changed during this run")]) == len(switched)
     # the benchmark tables are frames read from the results JSON (the embedding table's 13 columns overflow as markdown)
     tables = {frame.value.columns[0]: frame.value for frame in app.dataframe}
     shipped = json.loads((ROOT / "benchmarks" / "results" / "embedding.json").read_text())["rows"]

@@ -20,6 +20,7 @@ def test_a_run_stopped_mid_epoch_logs_the_validation_of_the_shipped_weights(tmp_
     assert [record["step"] for record in log] == [5, 7]
     assert log[-1]["train_loss"] is None and log[-1]["val_loss"] > 0 and len(log[-1]["val_loss_by_t"]) == 5
     assert log[0]["val_loss"] != log[-1]["val_loss"]  # measured on the shipped weights, not copied
+    assert [record["val_kind"] for record in log] == ["mse", "mse"]
     config = json.loads((tmp_path / "assets" / "model" / "config.json").read_text())
     assert config["training"]["command"] == "python -m core.train ..." and (tmp_path / "assets" / "model" / "samples.png").is_file()
     # shipping again starts from the run's own log: still one validation record, not two

@@ -42,6 +42,7 @@ def test_full_epoch_writes_samples_and_log(tmp_path):
     assert train_main([*TINY, "--out", str(tmp_path), "--epochs", "1", "--batch-size", "256"]) == 0
     record = json.loads((tmp_path / "log.jsonl").read_text().splitlines()[-1])
     assert record["epoch"] == 1 and len(record["val_loss_by_t"]) == 5 and record["val_loss"] > 0
+    assert record["val_kind"] == "l1"  # the loss val_loss measures: the training loss (MSE for a distilled student)
     assert (tmp_path / "samples" / "epoch_001.png").is_file()
     # the epoch's EMA snapshot is the exported EMA of that moment
     snapshot, ema = load_generator(tmp_path / "epochs" / "epoch_001"), load_generator(tmp_path / "ema")
