@@ -45,18 +45,32 @@ for level in study.levels:
 if rows:
     st.caption(f"First-order half-axes of emb_ε({name}), in seed units (a random seed has norm about sqrt(D) = "
                f"{np.sqrt(np.prod(study.image_shape)):.0f}):")
-    st.dataframe(rows, hide_index=True)
+    st.dataframe(rows, hide_index=True, column_config={key: st.column_config.NumberColumn(format="%.4g") for key in rows[0] if key != "tolerance"})
+    st.caption("The volume column compares the first-order ellipsoid with the ball of radius sqrt(D), where random seeds "
+               "live, in powers of ten: 2 means 100 times that ball's volume, -2 a hundredth. In D dimensions a few long axes "
+               "make it huge; the clouds' own test (the plot at the end) says whether the first order holds that far.")
 
 images = study.arrays[f"{name}/direction_images"]  # (2k, 3, C, H, W): G(z* - a v), G(z*), G(z* + a v)
 k = len(images) // 2
+singular_values = study.arrays[f"{name}/singular_values"]
+dimension = int(np.prod(study.image_shape))  # N = D: pixels and seed entries
+# the step of core.study.run._direction_images: the first-order half-axis at the first tolerance, capped at sqrt(D)
+steps_a = np.minimum(np.sqrt(dimension * study.eps(study.levels[0])) / np.maximum(singular_values, 1e-30), np.sqrt(dimension))
+target = np.asarray(study.image(name))
+st.caption(f"Each row: the direction v_i, then G(z* − a v_i), G(z*), G(z* + a v_i), with the PSNR to x under each. To first "
+           f"order, a is where the error reaches the tolerance ({study.levels[0]}), so a PSNR far from it says where G is not linear.")
 for title, rows_of, directions in (("Most sensitive directions", range(k), study.arrays[f"{name}/most_sensitive_directions"]),
                                    ("Least sensitive directions", range(k, 2 * k), study.arrays[f"{name}/least_sensitive_directions"])):
     st.subheader(title)
     for position, (row, direction) in enumerate(zip(rows_of, directions)):
-        index = position + 1 if row < k else len(study.arrays[f"{name}/singular_values"]) - k + position + 1
+        index = position + 1 if row < k else len(singular_values) - k + position + 1
+        a = float(steps_a[index - 1])
         unit = direction / max(np.abs(direction).max(), 1e-12) * 3  # a unit vector, scaled to fill the display range
+        psnrs = [10 * np.log10(1 / max(float(np.mean((frame - target) ** 2)), 1e-12)) for frame in images[row]]
+        capped = " (capped: sqrt(D))" if a >= np.sqrt(dimension) * (1 - 1e-6) else ""
         st.image(seeds_display(unit[None])[0:1] + to_display(images[row], scale=3), width=84,
-                 caption=[f"v_{index}", "z* - a v", "z*", "z* + a v"])
+                 caption=[f"v_{index}, a = {a:.3g}{capped}", f"z* − a v: {psnrs[0]:.1f} dB", f"z*: {psnrs[1]:.1f} dB",
+                          f"z* + a v: {psnrs[2]:.1f} dB"])
 
 for level in study.levels:
     key = f"{name}/ellipsoid_measured_{level}"

@@ -282,6 +282,13 @@ def test_local_geometry_page(study):
     assert metric(app, "largest σ") == f"{geometry['sigma_max']:.3g}"
     assert metric(app, "condition number") == f"{geometry['condition_number']:.3g}"
     assert len(app.image) == 2 * summary["config"]["sensitive_directions"]  # one row per direction
+    # each row names its step a (the first-order half-axis at the first tolerance) and the PSNR of each image to x
+    captions = [image.caption for image in app.image[0].proto.imgs]
+    sigma_1, eps = arrays["image0/singular_values"][0], 10 ** (-10 / 10)  # the first tolerance: 10 dB
+    assert captions[0] == f"v_1, a = {min(np.sqrt(64 * eps) / sigma_1, 8.0):.3g}"  # 8x8 seeds: N = D = 64
+    exact_psnr = summary["images"]["image0"]["single_seeds"]["z* (fixed point)"]["psnr_db"]
+    assert abs(float(re.search(r"z\*: ([\d.]+) dB", captions[2]).group(1)) - exact_psnr) < 0.1
+    assert re.fullmatch(r"z\* − a v: [\d.]+ dB", captions[1]) and re.fullmatch(r"z\* \+ a v: [\d.]+ dB", captions[3])
     assert len(app.get("plotly_chart")) == 1 + 2  # singular values, then one ellipsoid check per tolerance
 
 
