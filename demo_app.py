@@ -139,11 +139,22 @@ def _embedder_for(generator):
     return EMBEDDER if generator is GENERATORS.get("fashion") else None  # the shipped embedder fits this generator only
 
 
+def _reporter(progress):
+    """core's progress(done, total, message) -> Gradio's progress bar; None without a bar."""
+    if progress is None:
+        return None
+
+    def report(done: int, total: int, message: str) -> None:
+        progress((done, total), desc=message)
+
+    return report
+
+
 def _embed_one(generator, image: torch.Tensor, method: str, progress=None):
     embedder = _embedder_for(generator)
     if method == "network" and embedder is None:
         raise gr.Error("No embedding network is shipped for this generator: choose fixed point, DDIM inversion or hybrid.")
-    report = (lambda done, total, message: progress((done, total), desc=message)) if progress is not None else None
+    report = _reporter(progress)
     descent = HYBRID_DESCENT if method == "hybrid" else None
     try:
         result = embed(generator, image[None], method, embedder=embedder, descent=descent, progress=report)
@@ -303,8 +314,7 @@ def edit_by_sketch(editor: dict | None, fidelity: float, progress=gr.Progress())
         sketch, _ = pil_to_model_input(composite, generator.image_shape, "sketch")
     except ImageInputError as error:
         raise gr.Error(str(error)) from None
-    report = (lambda done, total, message: progress((done, total), desc=message))
-    result = project(generator, EMBEDDER, sketch[None], fidelity, progress=report)
+    result = project(generator, EMBEDDER, sketch[None], fidelity, progress=_reporter(progress))
     after = result.images[0]
     changed = (sketch - before).abs().amax(0).gt(0.02).float().mean().item()
     text = (f"Fidelity {fidelity:.2f} (1 = the sketch exactly, 0 = the generator's nearest garment): PSNR to the sketch "
@@ -322,8 +332,7 @@ def project_image(upload: dict | str | None, fidelity: float, progress=gr.Progre
     generator = _needs_embedder()
     fidelity = _fidelity(fidelity)
     image, note = _read_image(upload, generator)
-    report = (lambda done, total, message: progress((done, total), desc=message))
-    result = project(generator, EMBEDDER, image[None], fidelity, progress=report)
+    result = project(generator, EMBEDDER, image[None], fidelity, progress=_reporter(progress))
     text = f"Converted for the model: {note}. PSNR of the projection to the input: **{result.psnr[0]:.1f} dB** (fidelity {fidelity:.2f})."
     classes = _class_report(result.images[0])
     if classes:

@@ -6,7 +6,6 @@ judge of whether generated images look like garments.
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from pathlib import Path

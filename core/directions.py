@@ -12,7 +12,6 @@ CLI (writes one safetensors file; the demo's Directions tab reads it):
 
 from __future__ import annotations
 
-import argparse
 import json
 import numbers
 import os

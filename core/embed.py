@@ -21,7 +21,6 @@ are written on rank 0's machine.
 
 from __future__ import annotations
 
-import argparse
 import csv
 import io
 import math

@@ -16,7 +16,6 @@ then exit with status 75); running the same command again continues them exactly
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time

@@ -16,7 +16,6 @@ reconstruction PSNR (N,) and NFE (N,); its metadata names the generator weights 
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path

@@ -75,7 +75,7 @@ def load_image_file(path: str | os.PathLike, image_shape: tuple[int, int, int]) 
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise ImageInputError(f"{path}: the image is too large (limit {MAX_PIXELS:,} pixels)") from None
-    except UnidentifiedImageError as error:
+    except UnidentifiedImageError:
         with open(path, "rb") as handle:
             head = handle.read(8)
         reason = ("an empty file (0 bytes)" if not head else

@@ -9,7 +9,6 @@ grid size); the grid and the --each files are written together or not at all.
 
 from __future__ import annotations
 
-import argparse
 import math
 import sys
 from pathlib import Path

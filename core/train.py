@@ -10,7 +10,6 @@ Re-running the same command resumes from the run folder's last saved state.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import sys
 from pathlib import Path

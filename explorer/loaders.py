@@ -516,69 +516,12 @@ def locally_injective(geometry: dict) -> bool | None:
     return geometry.get("locally_injective_certified", geometry.get("locally_injective"))
 
 
-def _pooled(rows: list[tuple[int, int]]) -> str:
-    inside, total = sum(r[0] for r in rows), sum(r[1] for r in rows)
-    return f"{inside}/{total} ({100 * inside / total:.0f}%)" if total else "n/a"
+def findings_table(summary: dict, arrays: dict[str, np.ndarray]) -> pd.DataFrame:
+    """The study's findings, one row a question, pooled over its images: the same rows as its report.md and the
+    README (core.study.report.findings), with their caveats, so the Overview cannot tell another story."""
+    from core.study.report import findings
 
-
-def findings_table(summary: dict) -> pd.DataFrame:
-    """One row per question of the study, the measured answer pooled over its images (from study.json only)."""
-    images = summary["images"]
-    levels = summary["levels"]
-    rows = []
-
-    def add(question: str, level: str, answer: str) -> None:
-        rows.append({"question": question, "tolerance": level, "measured": answer})  # "any": the row has no tolerance ("-" renders as a bullet)
-
-    clouds = [(v["cloud"]["inside"], v["cloud"]["seeds"]) for v in images.values()]
-    add("Does descent from random starts reach emb(x)? (cloud seeds inside)", levels[0], _pooled(clouds))
-    geometry = [v["local_geometry"] for v in images.values()]
-    injective = sum(bool(locally_injective(g)) for g in geometry)
-    conditions = np.array([g["condition_number"] for g in geometry], dtype=float)
-    add("Is emb(x) a point or a set? (G certified locally injective at z*: smallest Jacobian singular value above float32 round-off)", "eps -> 0",
-        f"{injective}/{len(geometry)} images; condition number median {np.nanmedian(conditions):.3g}")
-    for level in levels:
-        eps = dict(zip(levels, summary["config"]["eps_levels"]))[level]
-        axes = [g.get(f"eps={eps:g}", {}) for g in geometry]
-        if all("half_axis_min" in a for a in axes):
-            add("How large is emb_eps(x)? (first-order half-axes sqrt(N eps)/sigma, seed units)", level,
-                f"{min(a['half_axis_min'] for a in axes):.3g} to {max(a['half_axis_max'] for a in axes):.3g}")
-        convex: dict[int, list[tuple[int, int]]] = {}
-        connected, segments, hull = [], [], []
-        for v in images.values():
-            report = v.get(level, {})
-            for c in report.get("convexity", []):
-                convex.setdefault(c["k"], []).append((round(c["share_inside"] * c["samples"]), c["samples"]))
-            if "connectivity" in report:
-                g = report["connectivity"]
-                connected.append(g["components"] == 1)
-                segments.append((g["segments_inside"], g["segments"]))
-            hull += [p["in_hull"] for p in report.get("canonical", []) if p["name"].startswith("z*")]
-        if convex:
-            add("Is emb_eps(x) convex? (convex combinations inside)", level,
-                "; ".join(f"k={k}: {_pooled(v)}" for k, v in sorted(convex.items())))
-        if connected:
-            add("Is emb_eps(x) connected? (clouds whose segment graph is one piece; segments inside)", level,
-                f"{sum(connected)}/{len(connected)} clouds one piece; segments {_pooled(segments)}")
-        if hull:
-            add("Does z* lie in the convex hull of the cloud?", level, f"{sum(hull)}/{len(hull)} images")
-        separation = summary.get("separation", {}).get(level)
-        if separation:
-            same = separation.get("same_start_distance_mean", float("nan"))
-            add("Do the sets of different images intersect? (nearest seed from another start in its own cloud)", level,
-                f"{100 * separation['self_attribution']:.0f}% of seeds; pairs disjoint by the triangle inequality "
-                f"{summary.get('disjoint_pairs_by_triangle_inequality', {}).get(level, 'n/a')}/{summary.get('image_pairs', 'n/a')}"
-                + (f"; same start, two images {same:.1f} apart vs {separation['within_distance_mean']:.1f} within a cloud" if same == same else ""))
-    if "ood" in summary:
-        o = summary["ood"]
-        add("Do seeds of foreign images look different? (OOD score of z*, AUROC)", "any",
-            f"{o.get('auroc', float('nan')):.3g} (95% CI {o.get('ci_low', float('nan')):.3g}-{o.get('ci_high', float('nan')):.3g}), "
-            f"{o.get('test_images')} test images vs {o.get('photos')} photos")
-    for kind, v in summary.get("independence", {}).items():
-        add(f"Does a seed mean the same image under a second generator? ({kind} seeds, PSNR)", "any",
-            f"same seed {v.get('paired_mean', float('nan')):.3g} dB vs unrelated {v.get('unrelated_cross_mean', float('nan')):.3g} dB; "
-            f"{100 * (v.get('share_paired_above_unrelated_p95') or 0):.0f}% of {v.get('count')} seeds above the unrelated 95th percentile")
-    return pd.DataFrame(rows)
+    return pd.DataFrame(findings(summary, arrays), columns=["question", "answer (pooled over the images)"])
 
 
 # --- A new study from the Home page ---

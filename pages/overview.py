@@ -20,7 +20,7 @@ if study is None:
 else:
     st.caption(f"From `{study.folder}` ({len(study.names)} images, cloud of {study.summary['config']['cloud_size']} starts each; "
                "the study pages show each question in detail).")
-    st.table(findings_table(study.summary), hide_index=True)  # static: every row and the whole question visible
+    st.table(findings_table(study.summary, study.arrays), hide_index=True)  # static: every row and the whole question visible
 
 names = generator_names()
 if not names:

@@ -368,7 +368,7 @@ def render_markdown(s: dict, figure_names: dict[str, str], title: str, a: dict[s
     figure("paths", "paths")
 
     out += ["## Intersection and separation", ""]
-    out += [f"Pairs of images whose sets cannot intersect (RMS distance > 2 sqrt(eps)): "
+    out += ["Pairs of images whose sets cannot intersect (RMS distance > 2 sqrt(eps)): "
             + ", ".join(f"{k}: {v}/{s['image_pairs']}" for k, v in s.get("disjoint_pairs_by_triangle_inequality", {}).items()), ""]
     rows = [[level, v["clouds"], v["within_distance_mean"], v["within_distance_max"], v["between_distance_mean"], v["between_distance_min"],
              v.get("same_start_distance_mean", float("nan")), v["self_attribution"]] for level, v in s.get("separation", {}).items()]
