@@ -115,6 +115,7 @@ def test_overview(study):
 def test_generate_page():
     app = open_page("generate")
     assert app.title[0].value == "Generate from seeds"
+    assert app.selectbox[0].value == "fashion"  # the default generator, not the first name in the alphabet
     assert len(app.get("image")) == 1
     app.text_input[0].set_value("7-3").run()  # a bad seed list gives an error, not a crash
     assert not app.exception and "bad seed list item" in app.error[0].value
@@ -126,7 +127,9 @@ def test_embed_page():
     app = open_page("embed")
     app.radio[0].set_value("ddim_inversion").run()
     assert not app.exception
-    assert "10 network evaluations" in app.caption[0].value
+    assert "10 generator (UNet) evaluations per image" in app.caption[0].value
+    app.radio[0].set_value("network").run()
+    assert app.selectbox[0].value == "fashion-unet" and "no generator evaluation" in app.caption[0].value
 
 
 def test_applications_page():
