@@ -48,9 +48,11 @@ else:
     columns[1].metric("tolerances", ", ".join(study.levels))
     columns[2].metric("cloud starts per image", s["config"]["cloud_size"])
     columns[3].metric("projections", ", ".join(m.upper() for m in s.get("projections", {})) or "none")
-    columns[4].metric("minutes to compute", f"{s.get('seconds', 0) / 60:.1f}")
-    st.caption(f"Generator `{s.get('generator')}`; embedder `{s.get('embedder')}`; second generator `{s.get('twin')}`. "
-               f"Command: `{s.get('command', '?')}`")
+    columns[4].metric("minutes, last run", f"{s.get('seconds', 0) / 60:.1f}",
+                      help="the run that wrote this folder; images whose results were cached by an earlier run cost it "
+                           "nothing (the shipped study's per-image results took 88.5 minutes: README, the study)")
+    st.caption(f"Generator `{s.get('generator')}`; embedder `{s.get('embedder') or 'none'}`; second generator "
+               f"`{s.get('twin') or 'none'}`. Command: `{s.get('command', '?')}`")
     st.image(to_display(study.images(), scale=3), width=84,
              caption=[f"{n} ({s['images'][n]['kind']})" for n in study.names])
     missing = [label for key, label in (("independence", "independence (no second generator)"), ("ood", "out-of-distribution AUROC"),
@@ -59,6 +61,12 @@ else:
         missing.append("UMAP")
     if missing:
         st.caption("Not in this study: " + ", ".join(missing) + ".")
+    cloudless = [n for n in study.names if len(study.members(n, study.levels[0])) < 2]
+    if cloudless:
+        st.info(f"Fewer than 2 cloud seeds reached {study.levels[0]} for {', '.join(cloudless)}: the probes that combine cloud "
+                "seeds (convexity, connectivity, intersection) have nothing to test there. For a photo that is a finding "
+                "(descent from N(0, I) does not reach emb(x), although z* reproduces it); for a garment, more descent "
+                "iterations may help.")
 
 # 2. A new study for chosen images.
 with st.expander("Compute a new study", expanded=study is None):

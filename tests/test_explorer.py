@@ -377,8 +377,11 @@ def test_home_computes_a_new_study(tmp_path, monkeypatch):
     assert len(written) == 1
     assert len(list((tmp_path / "computed" / "cache").glob("*.npz"))) == 1  # the image's results survive a stopped run
     assert metric(app, "images") == "1" and metric(app, "tolerances") == "12dB"
+    assert any("second generator `none`" in caption.value for caption in app.caption)  # it said `None`
     app.switch_page("../pages/local_geometry.py").run()
     assert not app.exception and metric(app, "locally injective") in ("yes", "not certified")
+    app.switch_page("../pages/statistics_independence.py").run()
+    assert any("studies computed in the explorer skip it" in info.value for info in app.info)
 
 
 SHIPPED_STUDY = ROOT / "assets" / "study"
@@ -393,6 +396,7 @@ def test_every_page_opens_on_the_shipped_study(monkeypatch):
     summary, arrays = load_study(SHIPPED_STUDY)
     app = open_page()
     assert metric(app, "images") == str(len(summary["images"]))
+    assert any(info.value.startswith("Fewer than 2 cloud seeds reached 30dB for photo_astronaut, photo_camera:") for info in app.info)
     for page in STUDY_PAGES:
         app.switch_page(f"../pages/{page}.py").run()
         assert not app.exception, (page, [e.value for e in app.exception])
