@@ -229,11 +229,12 @@ class Study:
         return {label: self.arrays[f"{name}/seed_{key}"] for key, label in FIRST_SEED_KINDS.items()
                 if f"{name}/seed_{key}" in self.arrays}
 
-    def seed_choices(self, name: str, level: str | None = None) -> dict[str, np.ndarray]:
-        """Every seed of one image the pages can pick: single-answer seeds, then cloud members."""
-        level = level or self.levels[0]
+    def seed_choices(self, name: str) -> dict[str, np.ndarray]:
+        """Every seed of one image the pages can pick: single-answer seeds, then the cloud members at each tolerance
+        (a tighter level keeps the seeds its polish brought inside, numbered anew)."""
         choices = dict(self.single_seeds(name))
-        choices.update({f"cloud seed {i} ({level})": seed for i, seed in enumerate(self.members(name, level))})
+        for level in self.levels:
+            choices.update({f"cloud seed {i} ({level})": seed for i, seed in enumerate(self.members(name, level))})
         return choices
 
     def generator_dir(self) -> Path | None:

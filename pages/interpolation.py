@@ -65,9 +65,16 @@ st.plotly_chart(figure, width="stretch")
 
 for mode in ("linear", "spherical"):
     profile = profiles[mode]
-    worst = float(psnr_db(profile["mse_to_start_image"].max()))
-    inside = {level: float((profile["mse_to_start_image"] <= study.eps(level)).mean()) for level in study.levels}
-    st.write(f"**{mode}**: worst PSNR to {start_name} {worst:.1f} dB; share of frames inside emb_ε({start_name}): "
-             + ", ".join(f"{100 * v:.0f}% at {level}" for level, v in inside.items())
-             + f"; smallest seed norm |z|/sqrt(D) {float(profile['seed_norms'].min()):.3f}")
+    norm = f"; smallest seed norm |z|/sqrt(D) {float(profile['seed_norms'].min()):.3f}"
+    if start_name == end_name:  # does the path stay inside emb_ε(x)?
+        worst = float(psnr_db(profile["mse_to_start_image"].max()))
+        inside = {level: float((profile["mse_to_start_image"] <= study.eps(level)).mean()) for level in study.levels}
+        st.write(f"**{mode}**: worst PSNR to {start_name} {worst:.1f} dB; share of frames inside emb_ε({start_name}): "
+                 + ", ".join(f"{100 * v:.0f}% at {level}" for level, v in inside.items()) + norm)
+    else:  # a morph: how faithful its ends are, and where it turns from one image to the other
+        to_start, to_end = profile["mse_to_start_image"], profile["mse_to_end_image"]
+        closer_to_end = np.flatnonzero(to_end < to_start)
+        turn = f"closer to {end_name} from position {profile['weights'][closer_to_end[0]]:.2f}" if len(closer_to_end) else f"never closer to {end_name}"
+        st.write(f"**{mode}**: the first frame is {float(psnr_db(to_start[0])):.1f} dB from {start_name}, the last "
+                 f"{float(psnr_db(to_end[-1])):.1f} dB from {end_name}; the frames are {turn}" + norm)
     st.image(to_display(profile["images"], scale=2), width=56, caption=[f"{w:.2f}" for w in profile["weights"]])
