@@ -62,7 +62,7 @@ path = None
 if a == b:
     st.warning("Choose two different seeds.")
 else:
-    if st.button("Search a path", help="Gauss-Newton descent on each point of the segment: a minute or a few on a CPU"):
+    if st.button("Search a path (about a minute)", help="Gauss-Newton descent on each point of the segment: a minute or a few on a CPU"):
         if request not in requests:
             requests.append(request)
     if request in requests:

@@ -74,11 +74,13 @@ for column, side, default in ((left, "left", "random N(0, I)"),
 st.header("Out-of-distribution score")
 scores = {k.split("/")[1]: v for k, v in study.arrays.items() if k.startswith("statistics/") and k.endswith("/ood_score")}
 if scores:
+    # one row per group with every seed as a point: overlaid histograms of groups of 2 and of 200 seeds were unreadable
     figure = go.Figure()
     for group, values in scores.items():
-        figure.add_histogram(x=values, name=group, opacity=0.55, histnorm="probability density")
-    figure.update_layout(barmode="overlay", xaxis_title="OOD score (standardised lag-1 autocorrelation)", yaxis_title="density",
-                         height=320, margin={"t": 20})
+        figure.add_box(x=values, name=f"{group} ({len(values)})", boxpoints="all", jitter=0.4, pointpos=0, orientation="h",
+                       marker={"size": 5, "opacity": 0.6}, line={"width": 1})
+    figure.update_layout(xaxis_title="OOD score (standardised lag-1 autocorrelation)", showlegend=False,
+                         height=120 + 45 * len(scores), margin={"t": 20})
     st.plotly_chart(figure, width="stretch")
 if "ood" in study.summary:
     o = study.summary["ood"]
@@ -132,7 +134,8 @@ figure = go.Figure()
 for label, key in (("same seed, two generators", "paired"), ("unrelated, two generators", "unrelated"),
                    ("unrelated, one generator", "same_generator_unrelated")):
     figure.add_histogram(x=result[key], name=label, histnorm="probability density", opacity=0.55)
-figure.update_layout(barmode="overlay", xaxis_title="PSNR between the two images (dB)", height=320, margin={"t": 20})
+figure.update_layout(barmode="overlay", xaxis_title="PSNR between the two images (dB)", yaxis_title="density", height=320,
+                     margin={"t": 20})
 st.plotly_chart(figure, width="stretch")
 if independence and "embedded" in independence:
     e = independence["embedded"]
