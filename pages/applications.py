@@ -13,14 +13,14 @@ if painted:
     image = image.copy()
     image[:, :, 12:16, 4:24] = 1.0
 
-st.subheader("Projection: z(f) = slerp(E(x), z_exact, f)")
-st.caption("f = 0: the embedding network's seed (the nearest image the generator makes); f = 1: the exact fixed-point seed.")
+st.subheader("Projection: z(f) = slerp(E(x), z*, f)")
+st.caption("f = 0: the embedding network's seed E(x) (the nearest image the generator makes); f = 1: z*, the exact fixed-point seed.")
 fidelities = (0.0, 0.25, 0.5, 0.75, 1.0)
 path = projection_path(image, fidelities)
 st.image(to_display(np.concatenate([image, path["images"][:, 0]])), width=112,
          caption=["input"] + [f"f={f:g}: {p:.1f} dB" for f, p in zip(fidelities, path["psnr"][:, 0])])
 
-st.subheader("Directions: z + s (centroid[target] - centroid[source])")
+st.subheader("Directions: E(x) + s (centroid[target] - centroid[source])")
 directions = get_directions()
 target = st.selectbox("toward class", directions.class_names, index=directions.class_names.index("Dress"))
 strengths = (0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0)
