@@ -441,7 +441,7 @@ def main(argv: list[str] | None = None) -> int:
                              "with --init-from, deepens that one-block-per-level UNet (new blocks start as the identity)")
     parser.add_argument("--bf16", action="store_true",
                         help="bf16 autocast (pairs, phase 1, phase 2). Phase 2 through a bf16 generator fits the embedder to bf16's "
-                             "rounding, which the fp32 generator used everywhere else does not share: measured worse (README)")
+                             "rounding, which the fp32 generator used everywhere else does not share: measured worse (docs/embedders.md)")
     parser.add_argument("--checkpointing", action="store_true", help="gradient checkpointing through the sampler")
     parser.add_argument("--eval-images", type=int_range(1, 10_000), default=200, help="training images held out for validation")
     parser.add_argument("--pairs-cache", default=None, help="safetensors file to reuse generated (z, G(z)) pairs across runs")
@@ -466,7 +466,7 @@ def main(argv: list[str] | None = None) -> int:
         # measured 2026-12-03: 600 steps from the shipped UNet took its validation MSE through the fp32 generator from
         # 0.0042 to 0.0055, while through the bf16 generator it fell to 0.0047
         print("warning: --bf16 phase 2 fits the embedder to the bf16 generator; through the fp32 generator that the "
-              "benchmarks and the demo use it reconstructs worse (README, embedding networks)", file=sys.stderr)
+              "benchmarks and the demo use it reconstructs worse (docs/embedders.md)", file=sys.stderr)
     if args.finetune_ema and args.finetune_steps == 0:
         raise CLIError("--finetune-ema averages phase 2's weights, but --finetune-steps is 0")
     if args.finetune_ema and args.finetune_steps < 3 / (1 - args.finetune_ema):

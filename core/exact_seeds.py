@@ -2,7 +2,7 @@
 
 They are targets for the embedding network (core.embedder_training --exact-seeds): regressing
 E(x) onto z* teaches the inverse on *real* images at the cost of a forward pass per step, where
-the image-space objective must backpropagate through the 10-step sampler. Measured (README, "Regressing
+the image-space objective must backpropagate through the 10-step sampler. Measured (docs/embedders.md, "Regressing
 the embedder onto exact seeds"): on the default generator this made the shipped UNet embedder worse,
 so the option is there for experiments, not in the shipped recipe.
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Repeated self-distillation: each round distils the previous round's EMA weights into a 10-step
 # student, the teacher taking 4 DDIM substeps per student step. Measured: three rounds from
-# assets/fashion-distilled made it worse (FD 25.5 against 13.75, 5,000 samples; README, "step
+# assets/fashion-distilled made it worse (FD 25.5 against 13.75, 5,000 samples; docs/generator.md, "step
 # distillation"), so it is kept as the reproducible record of that result, not as a recipe. About
 # 40 minutes a round on 2 cores. Re-running continues: finished rounds are skipped, a stopped round resumes
 # from its run folder.
