@@ -69,6 +69,13 @@ def _request_folder() -> Path:
     return Path(tempfile.mkdtemp(prefix="request-", dir=OUTPUTS))
 
 
+def _seed_download(name: str, seeds: torch.Tensor) -> str:
+    """Seeds (N, C, H, W) as NAME.seed.npy in a folder of this request's own (two users' files of one name do not meet)."""
+    path = _request_folder() / f"{name}.seed.npy"
+    save_seed_file(path, seeds)
+    return str(path)
+
+
 def _upscaled_examples(paths: list[str], size: int = 280) -> list[str]:
     """28x28 examples are too small to paint on: nearest-neighbour copies at `size` pixels for the sketch editor."""
     folder = OUTPUTS / "editor_examples"
@@ -153,7 +160,7 @@ def _reporter(progress):
 def _embed_one(generator, image: torch.Tensor, method: str, progress=None):
     embedder = _embedder_for(generator)
     if method == "network" and embedder is None:
-        raise gr.Error("No embedding network is shipped for this generator: choose fixed point, DDIM inversion or hybrid.")
+        raise gr.Error("No embedding network is shipped for this generator: choose another method.")
     report = _reporter(progress)
     descent = HYBRID_DESCENT if method == "hybrid" else None
     try:
@@ -208,9 +215,7 @@ def embed_image(upload: dict | str | None, model_name: str, method_label: str, p
         raise gr.Error(f"unknown method {method_label!r}; choose one of {list(EMBED_METHODS)}")
     image, note = _read_image(upload, generator)
     result = _embed_one(generator, image, method, progress)
-    # a folder per request: two users embedding files of one name do not overwrite each other's seed
-    seed_path = _request_folder() / f"{Path(_upload_path(upload)[1]).stem or 'image'}.{model_name}.{method}.seed.npy"
-    save_seed_file(seed_path, result.seeds)
+    seed_path = _seed_download(f"{Path(_upload_path(upload)[1]).stem or 'image'}.{model_name}.{method}", result.seeds)
     cost = "one embedding-network pass, no generator evaluation" if method == "network" else f"{result.nfe} generator (UNet) evaluations"
     start = ""
     if method == "hybrid":
@@ -218,7 +223,7 @@ def embed_image(upload: dict | str | None, model_name: str, method_label: str, p
     report = (f"**{method_label}** — PSNR **{result.psnr[0]:.2f} dB**, MSE {result.mse[0]:.2e}, "
               f"{cost}, {result.seconds:.2f} s.{start} Input: {note}. "
               f"The seed file reproduces G(z) with the generator's {GENERATOR_STEPS} DDIM steps.")
-    return _big(image), _big(seed_to_display(result.seeds[0])), _big(result.reconstructions[0]), report, str(seed_path)
+    return _big(image), _big(seed_to_display(result.seeds[0])), _big(result.reconstructions[0]), report, seed_path
 
 
 def interpolate(first: dict | str | None, second: dict | str | None, frames: int, mode: str,
@@ -275,18 +280,20 @@ def _editor_layer(array: np.ndarray | None) -> Image.Image | None:
 
 
 def _picture_box(background: Image.Image) -> tuple[int, int, int, int] | None:
-    """The opaque part of the editor's background: the editor letterboxes an upload that is not square into its
-    square canvas with transparent bars, which would become black bars of the model's input."""
+    """The picture inside the editor's letterbox: the editor fits an upload that is not square into its square canvas
+    with fully transparent bars (which would become black bars of the model's input). Only such bars are cut: the
+    box must span the canvas's full width or height and be opaque inside, so a garment on a transparent
+    background keeps its margins (and goes on black, as in the other tabs)."""
     if background.mode not in ("RGBA", "LA"):
         return None
-    box = background.getchannel("A").getbbox()
-    return None if box is None or box == (0, 0, *background.size) else box
-
-
-def _seed_download(name: str, seeds: torch.Tensor) -> str:
-    path = _request_folder() / f"{name}.seed.npy"
-    save_seed_file(path, seeds)
-    return str(path)
+    alpha = background.getchannel("A")
+    box = alpha.getbbox()
+    if box is None or box == (0, 0, *background.size):
+        return None
+    full_width, full_height = box[0] == 0 and box[2] == background.width, box[1] == 0 and box[3] == background.height
+    if not (full_width or full_height) or alpha.crop(box).getextrema()[0] == 0:
+        return None
+    return box
 
 
 def edit_by_sketch(editor: dict | None, fidelity: float, progress=gr.Progress()):
@@ -347,6 +354,8 @@ def move_along_direction(upload: dict | str | None, target: str, strength: float
     generator = _needs_embedder()
     if DIRECTIONS is None:
         raise gr.Error(f"No class directions are shipped ({DIRECTIONS_PATH.name}); run `python -m core.directions`.")
+    if CLASSIFIER is None:
+        raise gr.Error("This tab needs the shipped classifier (assets/classifier) to tell the seed's class.")
     if target not in DIRECTIONS.class_names:
         raise gr.Error(f"unknown class {target!r}; choose one of {DIRECTIONS.class_names}")
     strength = float(strength)
@@ -357,7 +366,7 @@ def move_along_direction(upload: dict | str | None, target: str, strength: float
     seed = embedded.seeds[0]
     with torch.no_grad():
         # the source is what the seed shows (the first frame), not the input: the move starts from the seed
-        source = int(CLASSIFIER(embedded.reconstructions).argmax(1)) if CLASSIFIER is not None else DIRECTIONS.index(target)
+        source = int(CLASSIFIER(embedded.reconstructions).argmax(1))
         path = DIRECTIONS.move(seed, source, target, torch.linspace(0, strength, frames))
         images = generator.generate(path)
     labels = [_class_report(frame, top=1) for frame in images]
@@ -366,7 +375,7 @@ def move_along_direction(upload: dict | str | None, target: str, strength: float
             f"Moved by s x (centroid[{target}] - centroid[{DIRECTIONS.class_names[source]}]), s = 0 ... {strength:g}. "
             f"Classifier along the path: {' → '.join(labels) if labels[0] else 'not available'}.")
     if DIRECTIONS.class_names[source] == target:
-        text += f" The input is already classified as {target}: the direction is zero, so every frame is the same; choose another class."
+        text += f" G(z) is already classified as {target}: the direction is zero, so every frame is the same; choose another class."
     return make_grid(_finite(torch.cat([image[None], images])), columns=DIRECTION_COLUMNS, scale=4), text
 
 

@@ -46,21 +46,26 @@ class CLIError(ValueError):
     """A bad argument or output path; the message is the one line the user sees."""
 
 
+def _shows_default(action: argparse.Action) -> bool:
+    """Whether --help names the option's default: not for None, a flag's False or a suppressed one. By identity: 0 and
+    0.0 equal False, and `in (None, False, ...)` hid them."""
+    return not any(action.default is hidden for hidden in (None, False, argparse.SUPPRESS))
+
+
 class HelpFormatter(argparse.RawDescriptionHelpFormatter):
     """Keeps the description's line breaks (its examples) and names each option's default where it has one."""
 
     def add_argument(self, action: argparse.Action) -> None:
         # argparse prints no line for an option without help, so its default would not show: give it that line.
         # Here rather than in ArgumentParser.add_argument, so that options in argument groups get it too.
-        if action.help is None and action.option_strings and action.default not in (None, False, argparse.SUPPRESS):
+        if action.help is None and action.option_strings and _shows_default(action):
             action = copy.copy(action)
             action.help = "(default: %(default)s)"
         super().add_argument(action)
 
     def _get_help_string(self, action: argparse.Action) -> str:
         text = action.help or ""
-        if (action.option_strings and action.default not in (None, False, argparse.SUPPRESS)
-                and "%(default)" not in text and "default" not in text.lower()):
+        if action.option_strings and _shows_default(action) and "%(default)" not in text and "default" not in text.lower():
             text += " (default: %(default)s)"
         return text
 

@@ -149,9 +149,9 @@ def direction_path(image: np.ndarray, target: str, strengths: tuple[float, ...])
     """One image (C, H, W) -> its network seed moved toward `target`: {"images": (S, C, H, W), "labels": [...], "source": str}."""
     generator, embedder, classifier, directions = get_generator("fashion"), get_embedder("fashion-unet"), get_classifier(), get_directions()
     with torch.no_grad():
-        x = torch.from_numpy(image)[None]
-        source = int(classifier(x).argmax(1))
-        images = generator.generate(directions.move(embedder(x)[0], source, target, list(strengths)))
+        seed = embedder(torch.from_numpy(image)[None])[0]
+        source = int(classifier(generator.generate(seed[None])).argmax(1))  # what the seed shows, as in the demo: the move starts there
+        images = generator.generate(directions.move(seed, source, target, list(strengths)))
         labels = [directions.class_names[i] for i in classifier(images).argmax(1).tolist()]
     return {"images": images.numpy(), "labels": labels, "source": directions.class_names[source]}
 
@@ -237,6 +237,11 @@ class Study:
             choices.update({f"cloud seed {i} ({level})": seed for i, seed in enumerate(self.members(name, level))})
         return choices
 
+    @property
+    def made_in_explorer(self) -> bool:
+        """Computed from the Home page, which skips UMAP and the OOD section (too slow for a page)."""
+        return str(self.summary.get("command", "")).startswith("explorer")
+
     def generator_dir(self) -> Path | None:
         return resolve_model_dir(self.summary.get("generator"))
 
@@ -294,14 +299,6 @@ def select_cloud_image(study: Study, container) -> str:
     with_cloud = [n for n in study.names if any(len(study.members(n, level)) >= 2 for level in study.levels)]
     return container.selectbox("image", study.names, index=study.names.index(with_cloud[0]) if with_cloud else 0,
                                help="images whose cloud has at least 2 seeds: " + (", ".join(with_cloud) or "none"))
-
-
-def forget_widgets(prefix: str) -> None:
-    """Drop the state of the widgets whose key starts with `prefix`. A page that stops before drawing a widget (an image
-    without a cloud) leaves the server holding its last value while the browser, drawing it anew, shows the default:
-    the numbers then answered a tolerance the slider did not show. Forgetting the state makes both start afresh."""
-    for key in [key for key in st.session_state if str(key).startswith(prefix)]:
-        del st.session_state[key]
 
 
 @st.cache_resource(show_spinner="loading the generator...")
@@ -369,9 +366,9 @@ def projection_points(study: Study, method: str) -> tuple[pd.DataFrame, np.ndarr
             name = group[len("cloud "):]
             group_seeds, errors = study.members(name, first), study.members_mse(name, first)
             starts = study.arrays.get(f"{name}/members_start_{first}")  # the torch seed each descent started from (newer studies)
-            entries = [(name, "cloud seed", f"{name} · cloud seed {i}" + (f" (start {int(starts[i])})" if starts is not None else ""),
-                        float(psnr_db(e))) for i, e in enumerate(errors)]
             group_starts = [int(s) for s in starts] if starts is not None and len(starts) == len(errors) else [None] * len(errors)
+            entries = [(name, "cloud seed", f"{name} · cloud seed {i}" + (f" (start {s})" if s is not None else ""), float(psnr_db(e)))
+                       for i, (e, s) in enumerate(zip(errors, group_starts))]
         elif group in FIRST_SEED_KINDS.values():
             kind = {v: k for k, v in FIRST_SEED_KINDS.items()}[group]
             holders = [n for n in study.names if f"{n}/seed_{kind}" in study.arrays]
@@ -522,7 +519,7 @@ def findings_table(summary: dict, arrays: dict[str, np.ndarray]) -> pd.DataFrame
     README (core.study.report.findings), with their caveats, so the Overview cannot tell another story."""
     from core.study.report import findings
 
-    return pd.DataFrame(findings(summary, arrays), columns=["question", "answer (pooled over the images)"])
+    return pd.DataFrame(findings(summary, arrays), columns=["question", "answer (pooled over the images)"])  # KeyError: older study
 
 
 # --- A new study from the Home page ---

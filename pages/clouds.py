@@ -67,8 +67,7 @@ for column, method in zip(columns, ("umap", "pca")):
         st.subheader(method.upper())
         entry = tables[method]
         if entry is None and method == "umap":
-            made_here = str(study.summary.get("command", "")).startswith("explorer")
-            st.info("UMAP is not in this study (" + ("studies computed in the explorer skip it" if made_here else "it was computed with --no-umap")
+            st.info("UMAP is not in this study (" + ("studies computed in the explorer skip it" if study.made_in_explorer else "it was computed with --no-umap")
                     + ").")
             if not st.toggle("compute UMAP of these seeds now (~30 s the first time: numba compiles)", key="clouds_compute_umap"):
                 continue

@@ -20,7 +20,11 @@ if study is None:
 else:
     st.caption(f"From `{study.folder}` ({len(study.names)} images, cloud of {study.summary['config']['cloud_size']} starts each; "
                "the study pages show each question in detail).")
-    st.table(findings_table(study.summary, study.arrays), hide_index=True)  # static: every row and the whole question visible
+    try:
+        st.table(findings_table(study.summary, study.arrays), hide_index=True)  # static: every row and the whole question visible
+    except KeyError as missing:  # a study written before a field the findings now report
+        st.info(f"This study predates the findings table (its study.json lacks {missing}); the study pages still show it. "
+                "`python -m core.study` with the same images recomputes it from its cache.")
 
 names = generator_names()
 if not names:
@@ -38,8 +42,9 @@ for name in names:
             # The validation loss (fixed noise draws on test images) is one quantity across runs, unlike the training loss
             # (a distilled student's is its error against the teacher). Which loss it measured is per record: the wide run
             # switched from L1 to MSE mid-way, and the L1 and MSE of one model differ by 2x.
-            kinds = log["val_kind"] if "val_kind" in log else [validation_kind(training) if training.get("loss") else "loss"] * len(log)
-            points = log.assign(series=[f"validation {str(k).upper()}" for k in kinds])
+            fallback = validation_kind(training) if training.get("loss") else None  # records written before val_kind
+            kinds = [k if isinstance(k, str) else fallback for k in (log["val_kind"] if "val_kind" in log else [None] * len(log))]
+            points = log.assign(series=[f"validation {k.upper()}" if k else "validation" for k in kinds])
             if len(points) == 1:
                 row = points.iloc[0]
                 st.metric(f"{row['series']} loss on test images (step {int(row['step'])})", f"{row['val_loss']:.4f}",
@@ -51,7 +56,8 @@ for name in names:
                 figure.update_yaxes(rangemode="tozero")  # from 0: a change in the 5th digit is not drawn as a cliff
                 st.plotly_chart(figure, width="stretch")
             if points["series"].nunique() > 1:
-                st.caption("The loss changed during this run (L1, then MSE): the two series are different quantities.")
+                order = " then ".join(k.upper() for k in dict.fromkeys(k for k in kinds if k))
+                st.caption(f"The loss changed during this run ({order}): the series are different quantities.")
         else:
             st.info("No training log shipped with this generator.")
 

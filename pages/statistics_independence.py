@@ -94,10 +94,9 @@ if "ood" in study.summary:
     separated.update_layout(barmode="overlay", xaxis_title="OOD score of z*", yaxis_title="images", height=300, margin={"t": 20})
     st.plotly_chart(separated, width="stretch")
 else:
-    made_here = str(study.summary.get("command", "")).startswith("explorer")
     st.info("This study has no out-of-distribution section: " + (
         "studies computed in the explorer skip it (hundreds of exact inversions); the shipped study has it."
-        if made_here else "it needs a 28x28 generator and `--ood-test-images` and `--ood-photos` above 0 in `python -m core.study`."))
+        if study.made_in_explorer else "it needs a 28x28 generator and `--ood-test-images` and `--ood-photos` above 0 in `python -m core.study`."))
 
 st.header("Network independence")
 st.markdown("The same seeds through two generators trained by the same recipe from different initial weights. If a seed "

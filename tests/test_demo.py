@@ -252,3 +252,19 @@ def test_hybrid_says_where_it_starts_and_runs_the_benchmarked_descent(client, mo
     assert calls[-1].iterations == 30
     digits = client.predict(example, "digits", "hybrid (quick seed + 30 descent steps, slow)", api_name="/embed")[3]
     assert "Start: DDIM inversion's seed." in digits and "310 generator (UNet) evaluations" in digits, digits
+
+
+def test_only_the_editors_letterbox_bars_are_cut():
+    """The editor's transparent bars go; a garment on a transparent background keeps its margins (then goes on black)."""
+    import demo_app
+
+    letterboxed = Image.new("RGBA", (280, 280), (0, 0, 0, 0))
+    letterboxed.paste(Image.new("RGBA", (280, 186), (200, 100, 50, 255)), (0, 47))
+    assert demo_app._picture_box(letterboxed) == (0, 47, 280, 233)
+    garment = Image.new("RGBA", (280, 280), (0, 0, 0, 0))
+    garment.paste(Image.new("RGBA", (61, 241), (255, 255, 255, 255)), (110, 20))  # transparent all round
+    assert demo_app._picture_box(garment) is None
+    holed = letterboxed.copy()
+    holed.paste((0, 0, 0, 0), (100, 100, 120, 120))  # full width, but transparent inside: not a letterbox
+    assert demo_app._picture_box(holed) is None
+    assert demo_app._picture_box(letterboxed.convert("RGB")) is None

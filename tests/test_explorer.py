@@ -136,7 +136,7 @@ def test_applications_page():
     app = open_page("applications")
     assert app.title[0].value == "Projection and directions"
     assert len(app.get("image")) == 2  # the projection row and the direction row
-    assert "Source class (classifier on it): Trouser." in app.caption[1].value
+    assert "Source class (the classifier on G(E(x)), the seed's own image): Trouser." in app.caption[1].value
     assert not app.info  # Dress is another class
     app.selectbox[0].set_value("Trouser").run()  # the source class itself: a zero direction, said so
     assert not app.exception and "already classified as Trouser" in app.info[0].value
@@ -444,6 +444,26 @@ def test_a_tolerance_set_before_visiting_an_image_without_cloud_starts_afresh(mo
     tolerance().set_value(25.0).run()
     assert [m.value for m in app.metric] != fresh  # 25 dB answers differently from 30 on this cloud
     app.selectbox[0].set_value("photo_astronaut").run()
-    assert not app.slider  # no cloud: the page stopped before its sliders
+    assert not app.slider  # no cloud: the page drew no sliders
     app.selectbox[0].set_value(garment).run()
     assert tolerance().value == 30.0 and [m.value for m in app.metric] == fresh
+    level = next(s for s in app.selectbox if s.label == "cloud at")  # the other widgets start afresh too
+    level.set_value("40dB").run()
+    app.selectbox[0].set_value("photo_astronaut").run()
+    app.selectbox[0].set_value(garment).run()
+    assert next(s for s in app.selectbox if s.label == "cloud at").value == "30dB" and tolerance().value == 30.0
+
+
+def test_training_curves_of_a_log_that_gained_val_kind_midway(study, monkeypatch):
+    """A run resumed across the change logs val_kind in its later records only: the earlier ones take the run's loss."""
+    import pandas as pd
+
+    from explorer import loaders
+
+    rows = [{"epoch": 1, "step": 10, "val_loss": 0.11}, {"epoch": 2, "step": 20, "val_loss": 0.05, "val_kind": "mse"}]
+    monkeypatch.setattr(loaders, "training_log", lambda name: pd.DataFrame(rows) if name == "fashion-small" else None)
+    app = open_page("overview")
+    spec = json.loads(app.get("plotly_chart")[0].proto.spec)
+    assert {trace["name"] for trace in spec["data"]} == {"validation L1", "validation MSE"}  # fashion-small's loss is L1
+    assert [c.value for c in app.caption if c.value.startswith("The loss changed")] == [
+        "The loss changed during this run (L1 then MSE): the series are different quantities."]

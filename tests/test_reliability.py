@@ -533,7 +533,9 @@ def test_help_names_every_default_in_groups_too():
     group = parser.add_argument_group("advanced")
     group.add_argument("--bare", default=5)  # no help text: argparse alone prints no line for it
     group.add_argument("--said", default=7, help="how many")
+    parser.add_argument("--zero", type=float, default=0.0, help="a rate")  # 0.0 == False: an `in` test hid it
     text = parser.format_help()
+    assert "a rate (default: 0.0)" in text
     assert "--plain PLAIN  (default: 3)" in text and "--bare BARE    (default: 5)" in text
     assert "how many (default: 7)" in text and "default: False" not in text
 
