@@ -33,6 +33,7 @@ for other in study.names:
     values = study.arrays[f"{other}/singular_values"]
     figure.add_scatter(x=np.arange(1, len(values) + 1), y=values, name=other, mode="lines",
                        line={"width": 3 if other == name else 1}, opacity=1.0 if other == name else 0.35)
+figure.update_yaxes(exponentformat="power")  # 10⁻⁴, not plotly's SI "100μ", for a singular value
 figure.update_layout(yaxis_type="log", xaxis_title="index i (most sensitive first)", yaxis_title="singular value σ_i of J at z*",
                      height=380, margin={"t": 20})
 st.plotly_chart(figure, width="stretch")
@@ -57,7 +58,7 @@ dimension = int(np.prod(study.image_shape))  # N = D: pixels and seed entries
 # the step of core.study.run._direction_images: the first-order half-axis at the first tolerance, capped at sqrt(D)
 steps_a = np.minimum(np.sqrt(dimension * study.eps(study.levels[0])) / np.maximum(singular_values, 1e-30), np.sqrt(dimension))
 target = np.asarray(study.image(name))
-st.caption(f"Each row: the direction v_i, then G(z* − a v_i), G(z*), G(z* + a v_i), with the PSNR to x under each. To first "
+st.caption(f"Each row: the direction v_i, then G(z* − a·v_i), G(z*), G(z* + a·v_i), with the PSNR to x under each. To first "
            f"order, a is where the error reaches the tolerance ({study.levels[0]}), so a PSNR far from it says where G is not linear.")
 for title, rows_of, directions in (("Most sensitive directions", range(k), study.arrays[f"{name}/most_sensitive_directions"]),
                                    ("Least sensitive directions", range(k, 2 * k), study.arrays[f"{name}/least_sensitive_directions"])):
@@ -69,8 +70,8 @@ for title, rows_of, directions in (("Most sensitive directions", range(k), study
         psnrs = [10 * np.log10(1 / max(float(np.mean((frame - target) ** 2)), 1e-12)) for frame in images[row]]
         capped = " (capped: sqrt(D))" if a >= np.sqrt(dimension) * (1 - 1e-6) else ""
         st.image(seeds_display(unit[None])[0:1] + to_display(images[row], scale=3), width=84,
-                 caption=[f"v_{index}, a = {a:.3g}{capped}", f"z* − a v: {psnrs[0]:.1f} dB", f"z*: {psnrs[1]:.1f} dB",
-                          f"z* + a v: {psnrs[2]:.1f} dB"])
+                 caption=[f"v_{index}, a = {a:.3g}{capped}", f"−a·v {psnrs[0]:.1f} dB", f"z* {psnrs[1]:.1f} dB",
+                          f"+a·v {psnrs[2]:.1f} dB"])  # short: 84-pixel columns
 
 for level in study.levels:
     key = f"{name}/ellipsoid_measured_{level}"
@@ -86,4 +87,6 @@ for level in study.levels:
         check.update_layout(xaxis_title="first-order MSE |J (z - z*)|² / N", yaxis_title="measured MSE(G(z), x)", height=320,
                             margin={"t": 30}, title=f"Does the first order hold for the cloud at {level}?",
                             xaxis_type="log", yaxis_type="log")
+        check.update_xaxes(exponentformat="power")
+        check.update_yaxes(exponentformat="power")
         st.plotly_chart(check, width="stretch")

@@ -298,8 +298,8 @@ def test_local_geometry_page(study):
     sigma_1, eps = arrays["image0/singular_values"][0], 10 ** (-10 / 10)  # the first tolerance: 10 dB
     assert captions[0] == f"v_1, a = {min(np.sqrt(64 * eps) / sigma_1, 8.0):.3g}"  # 8x8 seeds: N = D = 64
     exact_psnr = summary["images"]["image0"]["single_seeds"]["z* (fixed point)"]["psnr_db"]
-    assert abs(float(re.search(r"z\*: ([\d.]+) dB", captions[2]).group(1)) - exact_psnr) < 0.1
-    assert re.fullmatch(r"z\* − a v: [\d.]+ dB", captions[1]) and re.fullmatch(r"z\* \+ a v: [\d.]+ dB", captions[3])
+    assert abs(float(re.fullmatch(r"z\* ([\d.]+) dB", captions[2]).group(1)) - exact_psnr) < 0.1
+    assert re.fullmatch(r"−a·v [\d.]+ dB", captions[1]) and re.fullmatch(r"\+a·v [\d.]+ dB", captions[3])
     assert len(app.get("plotly_chart")) == 1 + 2  # singular values, then one ellipsoid check per tolerance
 
 
