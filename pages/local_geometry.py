@@ -4,6 +4,7 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
+from core.study.local_geometry import direction_steps
 from explorer.loaders import current_study, locally_injective, seeds_display, to_display
 
 st.title("Local geometry")
@@ -55,8 +56,7 @@ images = study.arrays[f"{name}/direction_images"]  # (2k, 3, C, H, W): G(z* - a 
 k = len(images) // 2
 singular_values = study.arrays[f"{name}/singular_values"]
 dimension = int(np.prod(study.image_shape))  # N = D: pixels and seed entries
-# the step of core.study.run._direction_images: the first-order half-axis at the first tolerance, capped at sqrt(D)
-steps_a = np.minimum(np.sqrt(dimension * study.eps(study.levels[0])) / np.maximum(singular_values, 1e-30), np.sqrt(dimension))
+steps_a = direction_steps(singular_values, study.eps(study.levels[0]), dimension)  # the steps the study's images took
 target = np.asarray(study.image(name))
 st.caption(f"Each row: the direction v_i, then G(z* − a·v_i), G(z*), G(z* + a·v_i), with the PSNR to x under each. To first "
            f"order, a is where the error reaches the tolerance ({study.levels[0]}), so a PSNR far from it says where G is not linear.")

@@ -38,6 +38,14 @@ def jacobian(generator: DiffusionGenerator, seed: torch.Tensor, steps: int = 10,
         return torch.func.jacrev(flat_generator, chunk_size=chunk_size)(seed.reshape(-1).detach()).detach()
 
 
+def direction_steps(singular_values: np.ndarray, eps: float, pixels: int) -> np.ndarray:
+    """(D,) how far the study moves z* along each seed direction v_i to picture it: the first-order half-axis
+    sqrt(N eps) / sigma_i at tolerance eps, capped at sqrt(D), the norm of a random seed (a longer step leaves the
+    seed shell). N = pixels; D = len(singular_values)."""
+    half_axes = np.sqrt(pixels * check_tolerance(eps)) / np.maximum(singular_values, 1e-30)
+    return np.minimum(half_axes, np.sqrt(len(singular_values)))
+
+
 @dataclass
 class LocalGeometry:
     singular_values: np.ndarray  # (D,) descending

@@ -36,7 +36,7 @@ from core.study.convergence import convergence_trace
 from core.study.convexity import convex_combinations
 from core.study.independence import compare_generators
 from core.study.intersection import cloud_separation, disjoint_by_triangle_inequality, segments_through_third
-from core.study.local_geometry import check_ellipsoid, local_geometry
+from core.study.local_geometry import check_ellipsoid, direction_steps, local_geometry
 from core.study.paths import path_profile
 from core.study.projections import project_seeds
 from core.study.statistics import ood_auroc, seed_statistics, summarise_groups
@@ -429,7 +429,7 @@ def _load_cached(path: Path, item: StudyImage):
 def _direction_images(generator, exact, geometry, eps, k, steps) -> np.ndarray:
     """(2k, 3, C, H, W): for the k most and k least sensitive directions v, G(z* - a v), G(z*), G(z* + a v)
     with a = the half-axis at eps, capped at the seed shell radius sqrt(D)."""
-    axes = np.minimum(geometry.half_axes(eps), np.sqrt(exact.numel()))
+    axes = direction_steps(geometry.singular_values, eps, geometry.left_vectors.shape[0])
     rows = []
     for index in list(range(k)) + list(range(len(axes) - k, len(axes))):
         v = torch.from_numpy(geometry.right_vectors[index]).float().reshape(exact.shape)
