@@ -247,8 +247,8 @@ def interpolate(first: dict | str | None, second: dict | str | None, frames: int
     gif_path = _request_folder() / f"{names[0]}-to-{names[1]}.{'spherical' if mode.startswith('spherical') else 'linear'}.gif"
     pictures = [_big(frame) for frame in frames_images]
     pictures[0].save(gif_path, save_all=True, append_images=pictures[1:] + pictures[::-1][1:-1], duration=120, loop=0)
-    report = (f"End seeds by **{ends}**: the first frame is {results[0].psnr[0]:.1f} dB from the first image, the last "
-              f"{results[1].psnr[0]:.1f} dB from the second (40 dB: no visible difference).")
+    report = (f"End seeds by **{ends}**: PSNR of the first frame against the first image {results[0].psnr[0]:.1f} dB, "
+              f"of the last against the second {results[1].psnr[0]:.1f} dB (40 dB and above: no visible difference).")
     return strip, str(gif_path), report
 
 
@@ -372,7 +372,7 @@ def move_along_direction(upload: dict | str | None, target: str, strength: float
     labels = [_class_report(frame, top=1) for frame in images]
     text = (f"Seed from the embedding network; source class (classifier on G(z), the first frame after the input): "
             f"**{DIRECTIONS.class_names[source]}**. "
-            f"Moved by s x (centroid[{target}] - centroid[{DIRECTIONS.class_names[source]}]), s = 0 ... {strength:g}. "
+            f"Moved by s × (centroid[{target}] - centroid[{DIRECTIONS.class_names[source]}]), s = 0 ... {strength:g}. "
             f"Classifier along the path: {' → '.join(labels) if labels[0] else 'not available'}.")
     if DIRECTIONS.class_names[source] == target:
         text += f" G(z) is already classified as {target}: the direction is zero, so every frame is the same; choose another class."

@@ -234,7 +234,11 @@ class Study:
         (a tighter level keeps the seeds its polish brought inside, numbered anew)."""
         choices = dict(self.single_seeds(name))
         for level in self.levels:
-            choices.update({f"cloud seed {i} ({level})": seed for i, seed in enumerate(self.members(name, level))})
+            members = self.members(name, level)
+            starts = self.arrays.get(f"{name}/members_start_{level}")  # the descent's random start (newer studies)
+            named = starts is not None and len(starts) == len(members)
+            choices.update({f"cloud seed {i} ({level}" + (f", start {int(starts[i])})" if named else ")"): seed
+                            for i, seed in enumerate(members)})
         return choices
 
     @property

@@ -85,7 +85,7 @@ else:
             figure.add_scatter(x=xy[[i, j], 0], y=xy[[i, j], 1], mode="lines", line={"color": "lightgrey", "width": 1},
                                hoverinfo="skip", showlegend=False)
     figure.add_scatter(x=xy[:m, 0], y=xy[:m, 1], mode="markers+text", text=[str(i) for i in range(m)], textposition="top center",
-                       marker={"size": 12, "color": components, "colorscale": "Turbo"}, name="cloud seeds (colour: component)",
+                       marker={"size": 12, "color": components, "colorscale": "Turbo"}, name="cloud seeds", showlegend=False,
                        hovertext=[f"seed {i}, component {c}" + (f", start {starts[i]}" if starts is not None else "") for i, c in enumerate(components)],
                        hoverinfo="text")
     if path is not None:
@@ -93,6 +93,8 @@ else:
                            name="searched path", hovertext=[f"{p:.1f} dB" for p in psnr_db(path["mse"])], hoverinfo="text")
     figure.update_layout(height=460, margin={"t": 20}, xaxis_title="PC 1", yaxis_title="PC 2")
     st.plotly_chart(figure, width="stretch")
+    st.caption("Each dot is a cloud seed (its number); one colour per connected component; a grey line is a segment inside "
+               "emb_ε(x) at the chosen tolerance" + ("; red: the searched path." if path is not None else "."))
 
     relaxed = study.summary["images"][name].get(level, {}).get("relaxed_paths", [])
     if relaxed:

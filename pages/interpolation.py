@@ -75,6 +75,6 @@ for mode in ("linear", "spherical"):
         to_start, to_end = profile["mse_to_start_image"], profile["mse_to_end_image"]
         closer_to_end = np.flatnonzero(to_end < to_start)
         turn = f"closer to {end_name} from position {profile['weights'][closer_to_end[0]]:.2f}" if len(closer_to_end) else f"never closer to {end_name}"
-        st.write(f"**{mode}**: the first frame is {float(psnr_db(to_start[0])):.1f} dB from {start_name}, the last "
-                 f"{float(psnr_db(to_end[-1])):.1f} dB from {end_name}; the frames are {turn}" + norm)
+        st.write(f"**{mode}**: PSNR of the first frame against {start_name} {float(psnr_db(to_start[0])):.1f} dB, of the last "
+                 f"against {end_name} {float(psnr_db(to_end[-1])):.1f} dB; the frames are {turn}" + norm)
     st.image(to_display(profile["images"], scale=2), width=56, caption=[f"{w:.2f}" for w in profile["weights"]])

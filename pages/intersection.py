@@ -34,7 +34,7 @@ columns[0].metric("disjoint for certain", f"{disjoint}/{pairs}",
 columns[1].metric("nearest seed in own cloud", f"{100 * separation['self_attribution']:.0f}%",
                   help=f"the nearest seed among those from other starts; chance: about {100 / separation['clouds']:.0f}% "
                        f"(one cloud of {separation['clouds']})")
-columns[2].metric("closest, two clouds", f"{separation['between_distance_min']:.2f}",
+columns[2].metric("closest, other starts", f"{separation['between_distance_min']:.2f}",
                   help="the closest seeds of two clouds from different starts; from the same start: "
                        + (f"{same_start.min():.2f}" if len(same_start) else "not recorded")
                        + f". Farthest seeds within one cloud: {separation['within_distance_max']:.2f}")

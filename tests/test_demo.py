@@ -112,9 +112,9 @@ def test_interpolate(client):
     assert animation.format == "GIF" and animation.n_frames == 8  # 5 frames forward, 3 back
     assert Path(gif).name == "test0002_trouser-to-test0008_sandal.spherical.gif"
     # exact end seeds: the end frames are the images themselves; the network's seeds only resemble them
-    exact_ends = [float(v) for v in re.findall(r"([\d.]+) dB from the", report)]
+    exact_ends = [float(v) for v in re.findall(r"(?:image|second) ([\d.]+) dB", report)]
     _, _, network_report = client.predict(trouser, sandal, 5, "spherical (slerp)", "network (instant, approximate)", api_name="/interpolate")
-    network_ends = [float(v) for v in re.findall(r"([\d.]+) dB from the", network_report)]
+    network_ends = [float(v) for v in re.findall(r"(?:image|second) ([\d.]+) dB", network_report)]
     assert len(exact_ends) == len(network_ends) == 2 and min(exact_ends) >= 40 > max(network_ends), (report, network_report)
     strip, _, _ = client.predict(trouser, sandal, 12, "linear", "network (instant, approximate)", api_name="/interpolate")
     assert Image.open(strip).size == ((8 * (28 + 2) + 2) * 4, (2 * (28 + 2) + 2) * 4)  # 12 frames in rows of 8

@@ -221,10 +221,12 @@ def test_interpolation_page(study):
 
     first = float(psnr_db(arrays["paths_between_images/linear/mse_to_start_image"][0]))
     last = float(psnr_db(arrays["paths_between_images/linear/mse_to_end_image"][-1]))
-    assert f"the first frame is {first:.1f} dB from image0, the last {last:.1f} dB from image1" in app.markdown[1].value
-    assert "cloud seed 0 (12dB)" in app.selectbox(key="path_to_seed").options  # the tighter level's seeds too
+    assert f"PSNR of the first frame against image0 {first:.1f} dB, of the last against image1 {last:.1f} dB" in app.markdown[1].value
+    start = int(arrays["image1/members_start_12dB"][0])
+    assert f"cloud seed 0 (12dB, start {start})" in app.selectbox(key="path_to_seed").options  # the tighter level's seeds, with their start
     app.selectbox(key="path_to_image").set_value("image0").run()
-    app.selectbox(key="path_to_seed").set_value("cloud seed 1 (10dB)").run()  # a new pair: computed on demand
+    seed_1 = next(o for o in app.selectbox(key="path_to_seed").options if o.startswith("cloud seed 1 (10dB"))
+    app.selectbox(key="path_to_seed").set_value(seed_1).run()  # a new pair: computed on demand
     assert not app.exception and not any(c.value == "Precomputed in the study." for c in app.caption)
     linear = next(m.value for m in app.markdown if m.value.startswith("**linear**"))
     share = int(re.search(r"(\d+)% at 10dB", linear).group(1))
@@ -276,7 +278,7 @@ def test_intersection_page(study):
     separation = summary["separation"]["10dB"]
     assert metric(app, "nearest seed in own cloud") == f"{100 * separation['self_attribution']:.0f}%"
     assert metric(app, "disjoint for certain") == f"{summary['disjoint_pairs_by_triangle_inequality']['10dB']}/3"
-    assert metric(app, "closest, two clouds") == f"{separation['between_distance_min']:.2f}"
+    assert metric(app, "closest, other starts") == f"{separation['between_distance_min']:.2f}"
     assert len(app.get("plotly_chart")) == 2  # distance histograms and the attribution matrix
     same_start = arrays["separation/10dB/same_start"]
     assert len(same_start) == separation["same_start_pairs"] > 0  # three histograms
