@@ -224,6 +224,12 @@ class Study:
     def members_mse(self, name: str, level: str) -> np.ndarray:
         return self.arrays.get(f"{name}/members_mse_{level}", np.zeros(0, np.float32))
 
+    def member_starts(self, name: str, level: str) -> list[int | None]:
+        """The torch seed of the N(0, I) start each cloud member at `level` descended from; None each in studies
+        written before the starts were recorded."""
+        starts, count = self.arrays.get(f"{name}/members_start_{level}"), len(self.members(name, level))
+        return [int(s) for s in starts] if starts is not None and len(starts) == count else [None] * count
+
     def single_seeds(self, name: str) -> dict[str, np.ndarray]:
         """{"z*": (C, H, W), "DDIM inversion": ..., "network E(x)": ...}: the ones the folder holds."""
         return {label: self.arrays[f"{name}/seed_{key}"] for key, label in FIRST_SEED_KINDS.items()
@@ -234,11 +240,8 @@ class Study:
         (a tighter level keeps the seeds its polish brought inside, numbered anew)."""
         choices = dict(self.single_seeds(name))
         for level in self.levels:
-            members = self.members(name, level)
-            starts = self.arrays.get(f"{name}/members_start_{level}")  # the descent's random start (newer studies)
-            named = starts is not None and len(starts) == len(members)
-            choices.update({f"cloud seed {i} ({level}" + (f", start {int(starts[i])})" if named else ")"): seed
-                            for i, seed in enumerate(members)})
+            choices.update({f"cloud seed {i} ({level}" + (f", start {start})" if start is not None else ")"): seed
+                            for i, (seed, start) in enumerate(zip(self.members(name, level), self.member_starts(name, level)))})
         return choices
 
     @property
@@ -369,8 +372,7 @@ def projection_points(study: Study, method: str) -> tuple[pd.DataFrame, np.ndarr
         if group.startswith("cloud "):
             name = group[len("cloud "):]
             group_seeds, errors = study.members(name, first), study.members_mse(name, first)
-            starts = study.arrays.get(f"{name}/members_start_{first}")  # the torch seed each descent started from (newer studies)
-            group_starts = [int(s) for s in starts] if starts is not None and len(starts) == len(errors) else [None] * len(errors)
+            group_starts = study.member_starts(name, first)
             entries = [(name, "cloud seed", f"{name} · cloud seed {i}" + (f" (start {s})" if s is not None else ""), float(psnr_db(e)))
                        for i, (e, s) in enumerate(zip(errors, group_starts))]
         elif group in FIRST_SEED_KINDS.values():

@@ -29,7 +29,8 @@ if not usable:
 else:
     level = middle.selectbox("cloud at", usable)
     members = study.members(name, level)
-    starts = study.arrays.get(f"{name}/members_start_{level}")  # the torch seed each member descended from (newer studies)
+    starts = study.member_starts(name, level)  # the torch seed each member descended from (None: an older study)
+    starts = None if None in starts else starts
     st.caption("Seeds are numbered within the chosen level: a tighter level keeps only the seeds its polish brought inside, so "
                "seed 3 at one level need not be seed 3 at another" + ("; the hover gives each seed's start, the same at every level."
                                                                       if starts is not None else "."))
