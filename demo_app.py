@@ -27,7 +27,7 @@ from core.classifier import load_classifier  # noqa: E402
 from core.data import FASHION_MNIST_CLASSES  # noqa: E402
 from core.directions import load_directions  # noqa: E402
 from core.embedder import load_embedder  # noqa: E402
-from core.embedding import REFINE_RECIPE, EmbeddingInputError, embed  # noqa: E402
+from core.embedding import HYBRID_ITERATIONS, REFINE_RECIPE, EmbeddingInputError, embed  # noqa: E402
 from core.image_io import ImageInputError, load_image_file  # noqa: E402
 from core.image_io import pil_to_model_input  # noqa: E402
 from core.images import difference_image, make_grid, seed_to_display, to_pil  # noqa: E402
@@ -50,7 +50,7 @@ MAX_IMAGES = 256
 GENERATE_CHUNK = 32  # images per generator call in the Generate tab (one progress step each)
 STRIP_COLUMNS = 8  # frames per row of the Interpolate strip
 DIRECTION_COLUMNS = 4  # frames per row of the Directions strip: 8 in one row were 65 px high
-HYBRID_DESCENT = replace(REFINE_RECIPE, iterations=30)  # the benchmarked hybrid (README: 'hybrid (unet + 30 descent it)')
+HYBRID_DESCENT = replace(REFINE_RECIPE, iterations=HYBRID_ITERATIONS)  # the embedding table's network-start hybrid
 GENERATOR_STEPS = 10  # the DDIM steps of G: the steps every embedding inverts
 DISPLAY_SIZE = 224
 OUTPUTS = Path(tempfile.mkdtemp(prefix="ddim-embedding-demo-"))

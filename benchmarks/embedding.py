@@ -32,7 +32,7 @@ from core.checkpoint import load_generator, weights_hash
 from core.cli_checks import ArgumentParser
 from core.data import load_fashion_mnist
 from core.embedder import load_embedder
-from core.embedding import DESCENT_RECIPE, POLISH_RECIPE, REFINE_RECIPE, embed
+from core.embedding import DESCENT_RECIPE, HYBRID_ITERATIONS, POLISH_RECIPE, REFINE_RECIPE, embed
 from core.gradient_embedding import ORIGINAL_RECIPE
 from core.image_io import load_image_file
 from core.images import make_grid, seed_to_display
@@ -288,7 +288,7 @@ def main(argv: list[str] | None = None) -> None:
                         help="rows to measure (checked before anything is loaded); the others keep their last results")
     parser.add_argument("--images", type=int, default=500)
     parser.add_argument("--hybrid-images", type=int, default=500)
-    parser.add_argument("--hybrid-iterations", type=int, default=30)
+    parser.add_argument("--hybrid-iterations", type=int, default=HYBRID_ITERATIONS)
     parser.add_argument("--polish-start-iterations", type=int, default=3, help="fixed-point iterations per step of the polished hybrid's start")
     parser.add_argument("--gd-images", type=int, default=20, help="our descent from a random start: 12 s per image, so fewer images")
     parser.add_argument("--gd-iterations", type=int, default=200)

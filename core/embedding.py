@@ -38,6 +38,7 @@ METHODS: tuple[str, ...] = ("gd", "network", "ddim_inversion", "fixed_point", "h
 # From a good start (hybrid): the same loss with the article's step size, decayed.
 DESCENT_RECIPE = DescentConfig(iterations=300, lr=5e-2, loss="mae", seed_penalty=0.0, lr_schedule="cosine")
 REFINE_RECIPE = DescentConfig(iterations=50, lr=1e-2, loss="mae", seed_penalty=0.0, lr_schedule="cosine")
+HYBRID_ITERATIONS = 30  # descent iterations of the network-start hybrid that benchmarks.embedding measures and the demo runs
 # From a near-exact start (a few fixed-point iterations): small steps that only polish.
 POLISH_RECIPE = DescentConfig(iterations=20, lr=1e-3, loss="mae", seed_penalty=0.0, lr_schedule="cosine")
 HybridStart = Literal["auto", "network", "ddim_inversion", "fixed_point"]
