@@ -1,7 +1,7 @@
 """Every embedding method on the same fixed Fashion-MNIST test images (the first N of the test
 split): MSE, PSNR, SSIM (scikit-image), seconds per image, network evaluations, and a picture per
 method (rows: original, seed, reconstruction). With --nfe-curve, also PSNR (mean and minimum)
-against NFE for naive DDIM inversion, the fixed fixed-point schedule and the adaptive solver, as a
+against NFE for naive DDIM inversion, the fixed fixed-point schedule and the adaptive solver (plain and guarded), as a
 table (inversion_nfe.md), a plot (inversion_nfe.png) and the example photos.
 
     python -m benchmarks.embedding                      # all methods, 500 images (descent from random starts: fewer, stated)
@@ -90,7 +90,20 @@ def curve_runs(args) -> list[tuple[str, str, dict]]:
     for scale in args.curve_check_scales:
         runs.append(("adaptive + 40 dB check", f"tolerance {scale:g}x" + (" (default)" if scale == 1 else ""),
                      {"method": "fixed_point", "fixed_point_tolerance": scale * DEFAULT_TOLERANCE}))
+    runs.append(("guarded, no check", "tolerance 1x",
+                 {"method": "fixed_point", "fixed_point_mode": "guarded", "fixed_point_target_psnr": None}))
+    runs.append(("guarded + 40 dB check", "tolerance 1x", {"method": "fixed_point", "fixed_point_mode": "guarded"}))
     return runs
+
+
+def solved_again_note(label: str, checked: dict, first_pass: dict) -> str:
+    """Percentiles of NFE per image with the check, and which images it sent back (their NFE differs from the first solve's)."""
+    again = checked["nfe"] != first_pass["nfe"]  # the first solve does not depend on the batch
+    p50, p90, p99 = np.percentile(checked["nfe"], [50, 90, 99])
+    return (f"{label}: NFE per image median {p50:g}, 90th percentile {p90:g}, 99th {p99:g}, max {checked['nfe'].max()}, "
+            f"above 30 on {int((checked['nfe'] > 30).sum())}; {int(again.sum())} of {len(again)} images were solved again (their NFE: "
+            f"mean {checked['nfe'][again].mean() if again.any() else 0:.1f}), the others {checked['nfe'][~again].mean():.1f} "
+            f"on average (max {checked['nfe'][~again].max()}). ")
 
 
 def evaluate(generator, images: torch.Tensor, options: dict, batch: int, label: str = "") -> dict:
@@ -191,27 +204,23 @@ def nfe_curve(args, generator, test_images: torch.Tensor, cache: dict) -> None:
         by_setting[(family, setting)] = measured
         print(rows[-1], f"({time.perf_counter() - started:.0f} s)", flush=True)
     examples = example_rows(args, generator)
-    default = by_setting.get(("adaptive + 40 dB check", "tolerance 1x (default)"))
-    first_pass = by_setting.get(("adaptive, no check", "tolerance 1x"))
     default_note = ""
-    if default is not None and first_pass is not None:
-        # the first solve does not depend on the batch, so an image whose NFE differs was solved again
-        again = default["nfe"] != first_pass["nfe"]
-        p50, p90, p99 = np.percentile(default["nfe"], [50, 90, 99])
-        default_note = (f"Default (adaptive + check): NFE per image median {p50:g}, 90th percentile {p90:g}, 99th {p99:g}, "
-                        f"max {default['nfe'].max()}; {int(again.sum())} of {len(images)} images were solved again (their NFE: mean "
-                        f"{default['nfe'][again].mean() if again.any() else 0:.1f}), the others {default['nfe'][~again].mean():.1f} "
-                        f"on average (max {default['nfe'][~again].max()}). ")
+    for label, checked, first in (("Default (adaptive + check)", ("adaptive + 40 dB check", "tolerance 1x (default)"),
+                                   ("adaptive, no check", "tolerance 1x")),
+                                  ("Guarded + check", ("guarded + 40 dB check", "tolerance 1x"), ("guarded, no check", "tolerance 1x"))):
+        if checked in by_setting and first in by_setting:
+            default_note += solved_again_note(label, by_setting[checked], by_setting[first])
     notes = (f"The first {len(images)} Fashion-MNIST test images, the same for every row; NFE per image (UNet evaluations to find "
              "the seed; the final G(z) is not counted, as in the table above: the adaptive check is that G(z), and the checks of "
              "images solved again are counted). " + default_note + "The fixed schedule runs a naive start and N Anderson iterations per step on every "
              "image. Adaptive: each image stops each step at a tolerance on its image-space error (0.008 normalized RMS times a "
              "weight per step, scaled by the factor in 'setting'; core/inversion.py); with the check, images below 40 dB are "
              "solved again, tighter, from the check's forward pass (round 1: only the states at t >= 0.4; at most 3 rounds, "
-             "then by the fixed schedule). "
+             "then by the fixed schedule). Guarded: adaptive with the amplification guard (each step's tolerance divided by "
+             "the stretch that the solves of the steps below it measured, core/inversion.py; fixed_point_mode='guarded'). "
              "s/image is wall time on a shared 2-core machine whose load changed during the run; compare NFE. "
              "Plot: benchmarks/results/inversion_nfe.png.\n\n"
-             f"Example photos ({EXAMPLES}/*.png), one at a time as the demo does, fixed_point default:\n\n"
+             f"Example photos ({EXAMPLES}/*.png), one at a time as the demo does: fixed_point default, guarded, and the fixed schedule:\n\n"
              + markdown_table(examples))
     write_report("inversion_nfe", "Fixed-point inversion: PSNR against network evaluations", args.command, rows, notes)
     plot_curve(points, RESULTS / "inversion_nfe.png")
@@ -222,8 +231,10 @@ def example_rows(args, generator) -> list[dict]:
     for path in sorted(EXAMPLES.glob("*.png")):
         image, _ = load_image_file(path, generator.image_shape)
         new = embed(generator, image[None], "fixed_point")
+        guarded = embed(generator, image[None], "fixed_point", fixed_point_mode="guarded")
         old = embed(generator, image[None], "fixed_point", fixed_point_mode="fixed")
         rows.append({"image": path.name, "PSNR (dB)": float(new.psnr[0]), "NFE": new.nfe, "missed 40 dB": bool(new.missed[0]),
+                     "PSNR guarded (dB)": float(guarded.psnr[0]), "NFE guarded": guarded.nfe,
                      "PSNR fixed 30 it/step (dB)": float(old.psnr[0]), "NFE fixed": old.nfe})
     return rows
 
@@ -251,7 +262,7 @@ def plot_curve(points: list[tuple[str, float, float, float]], path: Path) -> Non
     draw.text((to_x(30) + 4, top + 4), "30 NFE", fill=(110, 110, 110), font=font)
     draw.text((left + 150, height - 25), "network evaluations per image (mean)", fill="black", font=font)
     draw.text((8, top - 28), "PSNR (dB): mean (filled, solid), minimum (open, dashed)", fill="black", font=font)
-    colours = [(31, 119, 180), (214, 39, 40), (44, 160, 44), (148, 103, 189), (255, 127, 14)]
+    colours = [(31, 119, 180), (214, 39, 40), (44, 160, 44), (148, 103, 189), (255, 127, 14), (140, 86, 75), (227, 119, 194)]
     families = list(dict.fromkeys(family for family, *_ in points))
     for index, family in enumerate(families):
         colour = colours[index % len(colours)]

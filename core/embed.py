@@ -72,7 +72,9 @@ def build_parser() -> ArgumentParser:
                              "can exceed 10 x this) or per step (fixed)")
     parser.add_argument("--fixed-point-mode", choices=FIXED_POINT_MODES, default="adaptive",
                         help="fixed_point: adaptive (each image stops each step at its tolerance, checked against --target-psnr; "
-                             "26 NFE per image on average on the shipped generator, at most 109) or fixed (the original schedule: "
+                             "26 NFE per image on average on the shipped generator, at most 109), guarded (adaptive, each "
+                             "step's tolerance tightened by the amplification the steps below it showed: fewer images solved "
+                             "again; docs/inversion.md) or fixed (the original schedule: "
                              "--iterations per step for the whole batch, stopping early only once every image is below 1e-6; "
                              "123 NFE on average)")
     parser.add_argument("--target-psnr", type=float_range(0.0, 200.0, low_open=True), default=40.0,

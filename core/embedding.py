@@ -10,7 +10,10 @@ Methods
 - "fixed_point": each DDIM step inverted by Anderson-accelerated fixed-point iteration. Default
   "adaptive": each image stops each step at a tolerance, G(z) is checked and only the images
   below `fixed_point_target_psnr` are solved again (core.inversion.invert_to_target; 26 NFE per
-  image on average on the shipped model, every benchmark test image >= 40 dB); "fixed": the original
+  image on average on the shipped model, every benchmark test image >= 40 dB); "guarded": the same
+  with the amplification guard of core.inversion (each step's tolerance tightened by how much the
+  sampler steps below it stretch a deviation, as their own solves measured), fewer images solved
+  again (docs/inversion.md); "fixed": the original
   schedule of `fixed_point_iterations` (30) iterations per step for the whole batch, stopping early
   only once every image is below 1e-6 (123 NFE on average);
 - "hybrid": a network (or DDIM-inversion) start refined by a few descent steps.
@@ -26,11 +29,11 @@ import torch
 
 from core.generator import DiffusionGenerator
 from core.gradient_embedding import ORIGINAL_RECIPE, DescentConfig, descend
-from core.inversion import DEFAULT_TOLERANCE, ddim_invert, fixed_point_inversion, fixed_point_invert, invert_to_target
+from core.inversion import AMPLIFICATION_POWER, DEFAULT_TOLERANCE, ddim_invert, fixed_point_inversion, fixed_point_invert, invert_to_target
 
 Method = Literal["gd", "network", "ddim_inversion", "fixed_point", "hybrid"]
-FixedPointMode = Literal["adaptive", "fixed"]
-FIXED_POINT_MODES: tuple[str, ...] = ("adaptive", "fixed")
+FixedPointMode = Literal["adaptive", "guarded", "fixed"]
+FIXED_POINT_MODES: tuple[str, ...] = ("adaptive", "guarded", "fixed")
 METHODS: tuple[str, ...] = ("gd", "network", "ddim_inversion", "fixed_point", "hybrid")
 
 # Our defaults. From a random start: a 5x larger, cosine-decayed step and no seed penalty
@@ -127,7 +130,8 @@ def embed(
     runs `fixed_point_iterations` per step, pair it with POLISH_RECIPE).
     fixed_point: `fixed_point_mode` "adaptive" (at most `fixed_point_iterations` evaluations per
     step, each step stopped at `fixed_point_tolerance` times its weight, see core.inversion; with a
-    `fixed_point_target_psnr`, images below it are solved again) or "fixed" (the original:
+    `fixed_point_target_psnr`, images below it are solved again), "guarded" (adaptive with the
+    amplification guard, core.inversion.AMPLIFICATION_POWER) or "fixed" (the original:
     `fixed_point_iterations` per step, stopping early only once every image is below 1e-6).
     `missed` flags images below the target.
     """
@@ -160,13 +164,15 @@ def embed(
         nfe = steps
     elif method == "fixed_point":
         report = (lambda done, total: progress(done, total, "inverting steps")) if progress else None
+        amplification_power = AMPLIFICATION_POWER if fixed_point_mode == "guarded" else 0.0
         with torch.no_grad():
             if fixed_point_mode == "fixed":
                 seeds, nfe = fixed_point_invert(generator.unet, normalized, steps, fixed_point_iterations, start=start,
                                                 progress=report, tolerance=None)
             elif fixed_point_target_psnr is None:
                 inversion = fixed_point_inversion(generator.unet, normalized, steps, tolerance=fixed_point_tolerance,
-                                                  iterations=fixed_point_iterations, start=start, progress=report)
+                                                  iterations=fixed_point_iterations, start=start,
+                                                  amplification_power=amplification_power, progress=report)
                 seeds, nfe_per_image = inversion.seeds, inversion.nfe
             else:
                 def check(generated: torch.Tensor, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -175,7 +181,8 @@ def embed(
 
                 target_mse = 10.0 ** (-float(fixed_point_target_psnr) / 10.0)
                 inversion = invert_to_target(generator.unet, normalized, check, target_mse, steps, tolerance=fixed_point_tolerance,
-                                             iterations=fixed_point_iterations, start=start, progress=progress)
+                                             iterations=fixed_point_iterations, start=start,
+                                             amplification_power=amplification_power, progress=progress)
                 seeds, nfe_per_image, reconstructions = inversion.seeds, inversion.nfe, inversion.outputs
         if nfe_per_image is not None:
             nfe = int(nfe_per_image.max())

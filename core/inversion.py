@@ -39,6 +39,19 @@ differs, and the eps it evaluated make each re-solve's first map value free. So 
 there, and its first round re-solves only the states near t = 1 (keeping the inverted ones nearer
 t = 0), where the residuals that the sampler amplifies were left: on the shipped model an image
 solved again cost 56 evaluations on average (26 + 10 for the check + the re-solve) instead of 70.
+
+The amplification guard (`amplification_power` > 0, the "guarded" mode of core.embedding). The
+yardstick assumes each later sampler step scales a deviation by its signal-rate ratio; along some
+images' paths the steps stretch it far more (1.9x to 143x from t = 0.9 to 0.1 on the images that
+missed 40 dB, benchmarks/inversion_where_lost.py), which the backward solves never see directly. But
+each solve's iterates do probe its step: for two iterates of the equation x = g(x), the forward step's
+change is (s'/s) (dx - dg), so |d(g - x)| / |dx| is that step's gain relative to the yardstick (at
+the x0 step likewise, relative to 1/s). The solves run from t_{S-1} up to t_0 = 1, so when x_{t_j}
+is solved, the stretches of every step below it, the ones that will carry its residual to the image,
+are known: its tolerance is divided by their product (at least AMPLIFICATION_FLOOR, raised to the
+power). The x0 solve then returns its best evaluated iterate, whose error in the image is known
+exactly (r / s), not Anderson's unevaluated extra step, which missed 40 dB on its own for three of
+the nine images lost on test images 0-199.
 """
 
 from __future__ import annotations
@@ -63,6 +76,10 @@ TIGHTEN = 0.3  # each re-solve multiplies the tolerances by this
 # images that missed 40 dB were lost (generation from their inverted state first missed) at t >= 0.5,
 # bar one at the x0 step (benchmarks/inversion_where_lost.py); round 2 re-solves everything.
 UPPER_FRACTION = 0.6
+# The amplification guard (module docstring): each tolerance / max(floor, product of the stretches below) ** power.
+# Chosen on test images 0-199 (9 images below 40 dB after the first solve -> 1 at power 1, floor 1, at
+# 1 NFE more per image); power 0.75 and floor 0.5 (looser where the steps below contract) keep the mean.
+AMPLIFICATION_POWER, AMPLIFICATION_FLOOR = 0.75, 0.5
 WarmStart = Literal["naive", "extrapolate"]
 
 # fixed_map(x (A, C, H, W), index (A,) of the images in the full batch) -> (g(x), eps(x)), each (A, C, H, W)
@@ -84,6 +101,8 @@ class Inversion:
     outputs: torch.Tensor | None = None  # (N, ...): the check's output for the returned seed, e.g. G(z)
     missed: torch.Tensor | None = None  # (N,) bool: still above the target after every re-solve
     solves: torch.Tensor | None = None  # (N,) int64: how many times each image was solved (1 = no re-solve)
+    # (N, S): each solve's stretch, its step's largest gain |d(g - x)| / |dx| over its iterates (1: one evaluation, unknown)
+    stretches: torch.Tensor | None = None
 
 
 def step_weights(steps: int) -> list[float]:
@@ -201,7 +220,7 @@ def solve_per_image(
     memory: int = 5,
     damping: float = 1.0,
     first_value: tuple[torch.Tensor, torch.Tensor] | None = None,
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """Solve x = fixed_map(x) with Anderson acceleration; each image leaves the batch at its tolerance.
 
     start: (N, ...); tolerance: (N,) residual RMS at which an image is done; iterations: the most
@@ -210,6 +229,9 @@ def solve_per_image(
     evaluations (N,)). Each image keeps its iterate with the smallest residual, best x, and is counted
     only while in the batch. The estimate is one step further for free: the Anderson mix of the
     image's history when it predicts a smaller residual than the best iterate's, else g(best x).
+    The sixth value, the stretch (N,), is the largest |d(g - x)| / |dx| between successive evaluated
+    iterates of each image (how much the map's step stretches a change; 1 where one evaluation gives
+    no pair).
     first_value: (g(start), eps(start)) when already known, e.g. from a forward pass: the first
     iteration then uses it and is not counted (it still takes one of the `iterations`).
     """
@@ -223,6 +245,7 @@ def solve_per_image(
     last_residual = torch.full((n,), float("inf"), device=start.device)
     xs: list[torch.Tensor] = []
     gs: list[torch.Tensor] = []
+    stretch = torch.zeros(n, device=start.device)
     for iteration in range(iterations):
         if iteration == 0 and first_value is not None:
             g, eps = first_value[0].flatten(1), first_value[1].flatten(1)
@@ -234,6 +257,9 @@ def solve_per_image(
         improved = residual_rms < best_residual[active]
         chosen = active[improved]
         best_x[chosen], best_g[chosen], best_eps[chosen], best_residual[chosen] = x[improved], g[improved], eps[improved], residual_rms[improved]
+        if xs:  # the last map value and this one probe the step along x - xs[-1]
+            ratio = ((g - x) - (gs[-1] - xs[-1])).norm(dim=1) / (x - xs[-1]).norm(dim=1).clamp_min(1e-12)
+            stretch[active] = torch.maximum(stretch[active], ratio)
         relaxation[residual_rms > last_residual] = 1.0  # the relaxation overshoots for this image
         last_residual = residual_rms
         xs, gs = (xs + [x])[-memory:], (gs + [g])[-memory:]
@@ -251,7 +277,9 @@ def solve_per_image(
             if len(active) == 0:
                 break
         x = next_x.detach()
-    return estimate.reshape(start.shape), best_x.reshape(start.shape), best_eps.reshape(start.shape), best_residual, evaluations
+    stretch[stretch == 0] = 1.0
+    return (estimate.reshape(start.shape), best_x.reshape(start.shape), best_eps.reshape(start.shape), best_residual, evaluations,
+            stretch)
 
 
 def fixed_point_inversion(
@@ -269,6 +297,7 @@ def fixed_point_inversion(
     start_eps: Sequence[torch.Tensor] | None = None,
     solve_from: int | None = None,
     kept: Sequence[torch.Tensor] | None = None,
+    amplification_power: float = 0.0,
     progress: Callable[[int, int], None] | None = None,
 ) -> Inversion:
     """Adaptive fixed-point inversion: normalized images (N, C, H, W) -> Inversion (seeds, per-image NFE).
@@ -282,10 +311,15 @@ def fixed_point_inversion(
     `start_eps`: eps at each of `starts` (e.g. from `forward_pass`), which makes each solve's first
     map value free. `solve_from` = j solves only x_{t_j}, ..., x_{t_0}, taking x_{t_{j+1}} .. x_{t_{S-1}}
     from `kept` (S tensors, e.g. a previous Inversion's trajectory, whose tensors the returned one then
-    holds); the other steps' step_nfe are 0.
+    holds); the other steps' step_nfe are 0. `amplification_power` > 0 turns on the amplification
+    guard (module docstring): each tolerance divided by max(AMPLIFICATION_FLOOR, product of the
+    stretches of the steps solved before it) to this power, and the x0 solve returns its best
+    evaluated iterate; 0 (default) leaves the tolerances as they are.
     """
     if tolerance <= 0 or iterations < 1:
         raise ValueError(f"tolerance must be > 0 and iterations >= 1, got {tolerance} and {iterations}")
+    if not 0 <= amplification_power < float("inf"):
+        raise ValueError(f"amplification_power must be >= 0, got {amplification_power}")
     times = step_times(steps).tolist()[:-1]
     weights = list(weights) if weights is not None else step_weights(len(times))
     if len(weights) != len(times):
@@ -302,6 +336,8 @@ def fixed_point_inversion(
     nfe = torch.zeros(n, dtype=torch.long, device=images.device)
     step_errors = torch.zeros(n, len(times), device=images.device)
     step_nfe = torch.zeros(n, len(times), dtype=torch.long, device=images.device)
+    stretches = torch.ones(n, len(times), device=images.device)
+    amplification = torch.ones(n, device=images.device)  # product of the stretches of the steps solved so far
     if start is not None:
         starts = _forward_trajectory(denoiser, start, times)
         nfe += len(times) - 1
@@ -334,14 +370,19 @@ def fixed_point_inversion(
         # At t = 1, relax by 1 / (1 - c/n): g is there about (c/n) x plus a small part (module docstring).
         damping = 1.0 / (1.0 - coefficient / noise_rate) if j == 0 and order > 0 else 1.0
         limit = torch.full((n,), weights[order] * tolerance * signal_rate, device=images.device)
-        x, _, eps, residual, used = solve_per_image(fixed_map, initial, limit, iterations, memory, damping, first_value)
+        if amplification_power > 0:
+            limit = limit / amplification.clamp_min(AMPLIFICATION_FLOOR) ** amplification_power
+        x, best_x, eps, residual, used, stretch = solve_per_image(fixed_map, initial, limit, iterations, memory, damping, first_value)
+        if amplification_power > 0 and order == 0:
+            x = best_x  # its image error is exactly residual / s; eps is the eps at best_x
         nfe += used
-        step_errors[:, order], step_nfe[:, order] = residual / signal_rate, used
+        step_errors[:, order], step_nfe[:, order], stretches[:, order] = residual / signal_rate, used, stretch
+        amplification = amplification * stretch
         solved_eps.append(eps)
         trajectory[j] = x_next = x
         if progress:
             progress(top - j + 1, top + 1)
-    return Inversion(x_next.clone(), nfe, step_errors, step_nfe, trajectory)
+    return Inversion(x_next.clone(), nfe, step_errors, step_nfe, trajectory, stretches=stretches)
 
 
 def invert_to_target(
@@ -358,6 +399,7 @@ def invert_to_target(
     memory: int = 5,
     warm_start: WarmStart = "extrapolate",
     start: torch.Tensor | None = None,
+    amplification_power: float = 0.0,
     progress: Callable[[int, int, str], None] | None = None,
 ) -> Inversion:
     """Adaptive inversion with a guarantee: check every seed, re-solve only the images above `target`.
@@ -374,13 +416,16 @@ def invert_to_target(
     still above target. NFE per image counts every solve, plus `steps` for each check but the last
     of that image: the last one's G(z) is the reconstruction that every method needs, and
     `outputs` returns it (as the check reports it). `progress(done, total, stage)` follows the steps
-    of the first solve and of each re-solve, `stage` saying which.
+    of the first solve and of each re-solve, `stage` saying which. `amplification_power`: the
+    amplification guard of every solve (`fixed_point_inversion`; a re-solve's guard counts only the
+    stretches of the steps it solves).
     """
     def staged(stage: str) -> Callable[[int, int], None] | None:
         return (lambda done, total: progress(done, total, stage)) if progress else None
 
     inversion = fixed_point_inversion(denoiser, images, steps, tolerance=tolerance, iterations=iterations,
-                                      memory=memory, warm_start=warm_start, start=start, progress=staged("inverting steps"))
+                                      memory=memory, warm_start=warm_start, start=start, amplification_power=amplification_power,
+                                      progress=staged("inverting steps"))
     index = torch.arange(images.shape[0], device=images.device)
     forward = forward_pass(denoiser, inversion.seeds, steps)
     error, outputs = check(forward.output, index)
@@ -401,7 +446,8 @@ def invert_to_target(
                                           weights=[w * TIGHTEN**round_ for w in weights], iterations=iterations,
                                           memory=memory, starts=[state[pending] for state in forward.states],
                                           start_eps=[eps[pending] for eps in forward.eps], solve_from=solve_from,
-                                          kept=[state[pending] for state in inversion.trajectory], progress=report)
+                                          kept=[state[pending] for state in inversion.trajectory],
+                                          amplification_power=amplification_power, progress=report)
             seeds, used = again.seeds, again.nfe
         else:  # the fixed schedule from scratch, the same computation as a plain full solve
             seeds, evaluations = fixed_point_invert(denoiser, images[pending], steps, iterations, memory, tolerance=None, progress=report)
@@ -419,6 +465,7 @@ def invert_to_target(
             solved = slice(steps - 1 - solve_from, steps)  # solve order: t_{S-1} first
             inversion.step_errors[chosen, solved] = again.step_errors[better, solved]
             inversion.step_nfe[chosen, solved] = again.step_nfe[better, solved]
+            inversion.stretches[chosen, solved] = again.stretches[better, solved]
             for state, new_state in zip(inversion.trajectory, again.trajectory):
                 state[chosen] = new_state[better]
         else:  # the fixed schedule's seed: its trajectory is where G goes from it

@@ -82,8 +82,8 @@ def test_early_stop_never_worse_than_the_full_solve(tiny_generator, unreachable)
 
     start = 0.8 * unreachable
     tolerance = torch.full((len(unreachable),), 1e-3)
-    _, early_x, _, early_residual, early_nfe = solve_per_image(fixed_map, start, tolerance, iterations=12)
-    _, full_x, _, full_residual, full_nfe = solve_per_image(fixed_map, start, torch.zeros_like(tolerance), iterations=12)
+    _, early_x, _, early_residual, early_nfe, _ = solve_per_image(fixed_map, start, tolerance, iterations=12)
+    _, full_x, _, full_residual, full_nfe, _ = solve_per_image(fixed_map, start, torch.zeros_like(tolerance), iterations=12)
     assert (full_nfe == 12).all() and (early_nfe < 12).any()
     assert (early_residual <= torch.maximum(tolerance, full_residual) * (1 + 1e-5)).all()
     stopped = early_nfe < 12
