@@ -5,6 +5,7 @@ import torch
 
 from core.embedding import embed, reconstruct
 from core.inversion import (
+    AMPLIFICATION_FLOOR,
     fixed_point_inversion,
     fixed_point_invert,
     invert_to_target,
@@ -195,3 +196,57 @@ def test_a_start_seeds_trajectory_is_its_forward_pass(tiny_generator):
     assert len(states) == 10
     for state, expected in zip(states, forward.states):
         torch.testing.assert_close(state, expected, rtol=0, atol=0)
+
+
+def test_the_stretch_is_the_gain_of_a_linear_step():
+    # g(x) = b + a x per image: every pair of iterates gives |d(g - x)| / |dx| = |a - 1| exactly
+    slopes = torch.tensor([0.5, -0.8, 0.9])
+    base = torch.randn(3, 1, 4, 4, generator=torch.Generator().manual_seed(1))
+
+    def fixed_map(v, index):
+        return base[index] + slopes[index, None, None, None] * v, v
+
+    start = torch.zeros_like(base)
+    *_, evaluations, stretch = solve_per_image(fixed_map, start, torch.full((3,), 1e-9), iterations=4, memory=1)
+    assert (evaluations >= 2).all()
+    torch.testing.assert_close(stretch, (slopes - 1).abs())
+    # one evaluation gives no pair: the stretch is 1, the yardstick, not 0
+    *_, evaluations, stretch = solve_per_image(fixed_map, start, torch.full((3,), 1e9), iterations=4)
+    assert (evaluations == 1).all() and torch.equal(stretch, torch.ones(3))
+
+
+def test_the_guard_divides_each_tolerance_by_the_stretch_below(tiny_generator, unreachable):
+    tolerance, power, iterations = 1e-3, 1.5, 30
+    guarded = fixed_point_inversion(tiny_generator.unet, unreachable, steps=6, tolerance=tolerance, iterations=iterations,
+                                    amplification_power=power)
+    plain = fixed_point_inversion(tiny_generator.unet, unreachable, steps=6, tolerance=tolerance, iterations=iterations)
+    weights = torch.tensor(step_weights(6))
+    below = torch.cat([torch.ones(6, 1), guarded.stretches.cumprod(1)[:, :-1]], dim=1)  # product of the solves before each
+    limit = weights * tolerance / below.clamp_min(AMPLIFICATION_FLOOR) ** power  # on residual / s, as step_errors
+    stopped_early = guarded.step_nfe < iterations
+    assert (guarded.step_errors[stopped_early] <= limit[stopped_early] * (1 + 1e-5)).all()
+    assert (limit < weights * tolerance).any()  # the tiny model does stretch some steps: the guard had work to do
+    assert guarded.nfe.sum() > plain.nfe.sum()
+    # the plain solve does not meet the guarded limits: the test above can fail
+    assert (plain.step_errors[stopped_early] > limit[stopped_early] * (1 + 1e-5)).any()
+
+
+def test_the_guarded_x0_solve_returns_an_evaluated_iterate(tiny_generator, unreachable):
+    guarded = fixed_point_inversion(tiny_generator.unet, unreachable, steps=6, tolerance=2e-2, amplification_power=1.0)
+    plain = fixed_point_inversion(tiny_generator.unet, unreachable, steps=6, tolerance=2e-2)
+    time = step_times(6).tolist()[-2]  # t_{S-1}, the x0 step's state
+    for inversion, exact in ((guarded, True), (plain, False)):
+        state = inversion.trajectory[-1]
+        _, prediction = ddim_step(tiny_generator.unet, state, time, 0.0)  # x0_hat(y) = x - r / s
+        error = (prediction - unreachable).flatten(1).pow(2).mean(1).sqrt()
+        # the guarded state's image error is exactly the recorded residual / s; Anderson's extra step's is not
+        assert torch.allclose(error, inversion.step_errors[:, 0], rtol=1e-4) == exact
+
+
+def test_guarded_mode_counts_every_evaluation(tiny_generator, normalized):
+    counter = CountingDenoiser(tiny_generator.unet)
+    result = embed(tiny_generator, tiny_generator.denormalize(normalized), "fixed_point", fixed_point_mode="guarded")
+    assert result.nfe_per_image is not None and (result.psnr >= 40).all()
+    inversion = invert_to_target(counter, normalized, lambda made, index: ((made - normalized[index]).pow(2).flatten(1).mean(1), made),
+                                 target=1e-6, steps=10, amplification_power=0.75)
+    assert int(inversion.nfe.sum()) == counter.rows - 10 * len(normalized)
