@@ -204,15 +204,15 @@ def nfe_curve(args, generator, test_images: torch.Tensor, cache: dict) -> None:
         by_setting[(family, setting)] = measured
         print(rows[-1], f"({time.perf_counter() - started:.0f} s)", flush=True)
     examples = example_rows(args, generator)
-    default_note = ""
+    check_notes = ""
     for label, checked, first in (("Default (adaptive + check)", ("adaptive + 40 dB check", "tolerance 1x (default)"),
                                    ("adaptive, no check", "tolerance 1x")),
                                   ("Guarded + check", ("guarded + 40 dB check", "tolerance 1x"), ("guarded, no check", "tolerance 1x"))):
         if checked in by_setting and first in by_setting:
-            default_note += solved_again_note(label, by_setting[checked], by_setting[first])
+            check_notes += solved_again_note(label, by_setting[checked], by_setting[first])
     notes = (f"The first {len(images)} Fashion-MNIST test images, the same for every row; NFE per image (UNet evaluations to find "
              "the seed; the final G(z) is not counted, as in the table above: the adaptive check is that G(z), and the checks of "
-             "images solved again are counted). " + default_note + "The fixed schedule runs a naive start and N Anderson iterations per step on every "
+             "images solved again are counted). " + check_notes + "The fixed schedule runs a naive start and N Anderson iterations per step on every "
              "image. Adaptive: each image stops each step at a tolerance on its image-space error (0.008 normalized RMS times a "
              "weight per step, scaled by the factor in 'setting'; core/inversion.py); with the check, images below 40 dB are "
              "solved again, tighter, from the check's forward pass (round 1: only the states at t >= 0.4; at most 3 rounds, "
