@@ -46,7 +46,9 @@ images' paths the steps stretch it far more (1.9x to 143x from t = 0.9 to 0.1 on
 missed 40 dB, benchmarks/inversion_where_lost.py), which the backward solves never see directly. But
 each solve's iterates do probe its step: for two iterates of the equation x = g(x), the forward step's
 change is (s'/s) (dx - dg), so |d(g - x)| / |dx| is that step's gain relative to the yardstick (at
-the x0 step likewise, relative to 1/s). The solves run from t_{S-1} up to t_0 = 1, so when x_{t_j}
+the x0 step likewise, relative to 1/s), the stretch. It is taken from the first two iterates, the
+move away from the warm start: later pairs, which Anderson's mixing concentrates on the slowly
+converging directions, tightened more steps for no fewer lost images (docs/inversion.md). The solves run from t_{S-1} up to t_0 = 1, so when x_{t_j}
 is solved, the stretches of every step below it, the ones that will carry its residual to the image,
 are known: its tolerance is divided by their product (at least AMPLIFICATION_FLOOR, raised to the
 power). The x0 solve then returns its best evaluated iterate, whose error in the image is known
@@ -101,7 +103,7 @@ class Inversion:
     outputs: torch.Tensor | None = None  # (N, ...): the check's output for the returned seed, e.g. G(z)
     missed: torch.Tensor | None = None  # (N,) bool: still above the target after every re-solve
     solves: torch.Tensor | None = None  # (N,) int64: how many times each image was solved (1 = no re-solve)
-    # (N, S): each solve's stretch, its step's largest gain |d(g - x)| / |dx| over its iterates (1: one evaluation, unknown)
+    # (N, S): each solve's stretch, its step's gain |d(g - x)| / |dx| between its first two iterates (1: one evaluation, unknown)
     stretches: torch.Tensor | None = None
 
 
@@ -229,9 +231,8 @@ def solve_per_image(
     evaluations (N,)). Each image keeps its iterate with the smallest residual, best x, and is counted
     only while in the batch. The estimate is one step further for free: the Anderson mix of the
     image's history when it predicts a smaller residual than the best iterate's, else g(best x).
-    The sixth value, the stretch (N,), is the largest |d(g - x)| / |dx| between successive evaluated
-    iterates of each image (how much the map's step stretches a change; 1 where one evaluation gives
-    no pair).
+    The sixth value, the stretch (N,), is |d(g - x)| / |dx| between the first two evaluated iterates of
+    each image (how much the map's step stretches a change; 1 where one evaluation gives no pair).
     first_value: (g(start), eps(start)) when already known, e.g. from a forward pass: the first
     iteration then uses it and is not counted (it still takes one of the `iterations`).
     """
@@ -257,9 +258,8 @@ def solve_per_image(
         improved = residual_rms < best_residual[active]
         chosen = active[improved]
         best_x[chosen], best_g[chosen], best_eps[chosen], best_residual[chosen] = x[improved], g[improved], eps[improved], residual_rms[improved]
-        if xs:  # the last map value and this one probe the step along x - xs[-1]
-            ratio = ((g - x) - (gs[-1] - xs[-1])).norm(dim=1) / (x - xs[-1]).norm(dim=1).clamp_min(1e-12)
-            stretch[active] = torch.maximum(stretch[active], ratio)
+        if iteration == 1:  # the first two evaluations probe the step along the first move from the warm start
+            stretch[active] = ((g - x) - (gs[0] - xs[0])).norm(dim=1) / (x - xs[0]).norm(dim=1).clamp_min(1e-12)
         relaxation[residual_rms > last_residual] = 1.0  # the relaxation overshoots for this image
         last_residual = residual_rms
         xs, gs = (xs + [x])[-memory:], (gs + [g])[-memory:]
