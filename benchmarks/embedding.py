@@ -42,7 +42,8 @@ from core.metrics import ssim_per_image
 EMBEDDERS = Path("assets/embedders")
 EXAMPLES = Path("assets/examples")
 TARGET_PSNR = 40.0
-ADAPTIVE_LABEL = "fixed_point (adaptive, 40 dB check; new default)"
+GUARDED_LABEL = "fixed_point (guarded, 40 dB check; default)"
+ADAPTIVE_LABEL = "fixed_point (adaptive, 40 dB check; default before 2026-12-06)"
 FIXED_LABEL = "fixed_point (fixed 30 it/step; before)"
 
 
@@ -53,7 +54,9 @@ def method_runs(args) -> list[tuple[str, dict, int]]:
         if name == "ddim_inversion":
             runs.append(("ddim_inversion", {"method": "ddim_inversion"}, args.images))
         elif name == "fixed_point":
-            runs.append((ADAPTIVE_LABEL, {"method": "fixed_point", "fixed_point_tolerance": DEFAULT_TOLERANCE}, args.images))
+            runs.append((GUARDED_LABEL, {"method": "fixed_point", "fixed_point_mode": "guarded"}, args.images))
+            runs.append((ADAPTIVE_LABEL, {"method": "fixed_point", "fixed_point_mode": "adaptive", "fixed_point_tolerance": DEFAULT_TOLERANCE},
+                         args.images))
         elif name == "fixed_point_fixed":
             runs.append((FIXED_LABEL, {"method": "fixed_point", "fixed_point_mode": "fixed", "fixed_point_iterations": 30}, args.images))
         elif name == "network":
@@ -86,13 +89,14 @@ def curve_runs(args) -> list[tuple[str, str, dict]]:
                      {"method": "fixed_point", "fixed_point_mode": "fixed", "fixed_point_iterations": iterations}))
     for scale in args.curve_tolerance_scales:
         runs.append(("adaptive, no check", f"tolerance {scale:g}x",
-                     {"method": "fixed_point", "fixed_point_target_psnr": None, "fixed_point_tolerance": scale * DEFAULT_TOLERANCE}))
+                     {"method": "fixed_point", "fixed_point_mode": "adaptive", "fixed_point_target_psnr": None,
+                      "fixed_point_tolerance": scale * DEFAULT_TOLERANCE}))
     for scale in args.curve_check_scales:
-        runs.append(("adaptive + 40 dB check", f"tolerance {scale:g}x" + (" (default)" if scale == 1 else ""),
-                     {"method": "fixed_point", "fixed_point_tolerance": scale * DEFAULT_TOLERANCE}))
+        runs.append(("adaptive + 40 dB check", f"tolerance {scale:g}x",
+                     {"method": "fixed_point", "fixed_point_mode": "adaptive", "fixed_point_tolerance": scale * DEFAULT_TOLERANCE}))
     runs.append(("guarded, no check", "tolerance 1x",
                  {"method": "fixed_point", "fixed_point_mode": "guarded", "fixed_point_target_psnr": None}))
-    runs.append(("guarded + 40 dB check", "tolerance 1x", {"method": "fixed_point", "fixed_point_mode": "guarded"}))
+    runs.append(("guarded + 40 dB check", "tolerance 1x (default)", {"method": "fixed_point", "fixed_point_mode": "guarded"}))
     return runs
 
 
@@ -165,8 +169,8 @@ def main_table(args, generator, test_images: torch.Tensor, stamp: str, cache: di
         slug = label.split(" (")[0].replace(" ", "_")
         if options.get("hybrid_start") == "fixed_point":
             slug += "_fixed_point_start"
-        if options.get("fixed_point_mode") == "fixed":
-            slug += "_fixed"
+        if options.get("fixed_point_mode") in ("fixed", "adaptive"):  # the default (guarded) keeps the plain name
+            slug += "_" + options["fixed_point_mode"]
         picture(images, measured["seeds"], measured["reconstructions"], RESULTS / f"embedding_{slug}.png")
         print(rows[-1], flush=True)
     weights = weights_hash(Path(args.checkpoint))
@@ -205,9 +209,9 @@ def nfe_curve(args, generator, test_images: torch.Tensor, cache: dict) -> None:
         print(rows[-1], f"({time.perf_counter() - started:.0f} s)", flush=True)
     examples = example_rows(args, generator)
     check_notes = ""
-    for label, checked, first in (("Default (adaptive + check)", ("adaptive + 40 dB check", "tolerance 1x (default)"),
-                                   ("adaptive, no check", "tolerance 1x")),
-                                  ("Guarded + check", ("guarded + 40 dB check", "tolerance 1x"), ("guarded, no check", "tolerance 1x"))):
+    for label, checked, first in (("Default (guarded + check)", ("guarded + 40 dB check", "tolerance 1x (default)"),
+                                   ("guarded, no check", "tolerance 1x")),
+                                  ("Adaptive + check", ("adaptive + 40 dB check", "tolerance 1x"), ("adaptive, no check", "tolerance 1x"))):
         if checked in by_setting and first in by_setting:
             check_notes += solved_again_note(label, by_setting[checked], by_setting[first])
     notes = (f"The first {len(images)} Fashion-MNIST test images, the same for every row; NFE per image (UNet evaluations to find "
@@ -216,11 +220,12 @@ def nfe_curve(args, generator, test_images: torch.Tensor, cache: dict) -> None:
              "image. Adaptive: each image stops each step at a tolerance on its image-space error (0.008 normalized RMS times a "
              "weight per step, scaled by the factor in 'setting'; core/inversion.py); with the check, images below 40 dB are "
              "solved again, tighter, from the check's forward pass (round 1: only the states at t >= 0.4; at most 3 rounds, "
-             "then by the fixed schedule). Guarded: adaptive with the amplification guard (each step's tolerance divided by "
-             "the stretch that the solves of the steps below it measured, core/inversion.py; fixed_point_mode='guarded'). "
+             "then by the fixed schedule). Guarded (the default since 2026-12-06): adaptive with the amplification guard (each step's "
+             "tolerance divided by the square root of the product of the stretches that the solves of the steps below it measured, "
+             "at least 0.5; core/inversion.py). "
              "s/image is wall time on a shared 2-core machine whose load changed during the run; compare NFE. "
              "Plot: benchmarks/results/inversion_nfe.png.\n\n"
-             f"Example photos ({EXAMPLES}/*.png), one at a time as the demo does: fixed_point default, guarded, and the fixed schedule:\n\n"
+             f"Example photos ({EXAMPLES}/*.png), one at a time as the demo does: fixed_point default (guarded), adaptive, and the fixed schedule:\n\n"
              + markdown_table(examples))
     write_report("inversion_nfe", "Fixed-point inversion: PSNR against network evaluations", args.command, rows, notes)
     plot_curve(points, RESULTS / "inversion_nfe.png")
@@ -231,10 +236,10 @@ def example_rows(args, generator) -> list[dict]:
     for path in sorted(EXAMPLES.glob("*.png")):
         image, _ = load_image_file(path, generator.image_shape)
         new = embed(generator, image[None], "fixed_point")
-        guarded = embed(generator, image[None], "fixed_point", fixed_point_mode="guarded")
+        adaptive = embed(generator, image[None], "fixed_point", fixed_point_mode="adaptive")
         old = embed(generator, image[None], "fixed_point", fixed_point_mode="fixed")
         rows.append({"image": path.name, "PSNR (dB)": float(new.psnr[0]), "NFE": new.nfe, "missed 40 dB": bool(new.missed[0]),
-                     "PSNR guarded (dB)": float(guarded.psnr[0]), "NFE guarded": guarded.nfe,
+                     "PSNR adaptive (dB)": float(adaptive.psnr[0]), "NFE adaptive": adaptive.nfe,
                      "PSNR fixed 30 it/step (dB)": float(old.psnr[0]), "NFE fixed": old.nfe})
     return rows
 

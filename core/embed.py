@@ -70,12 +70,11 @@ def build_parser() -> ArgumentParser:
                         help="gd/hybrid descent iterations; fixed_point: the most evaluations per step of each solve (adaptive: an "
                              "image below --target-psnr is solved again, up to 3 rounds and then by the fixed schedule, so its total "
                              "can exceed 10 x this) or per step (fixed)")
-    parser.add_argument("--fixed-point-mode", choices=FIXED_POINT_MODES, default="adaptive",
-                        help="fixed_point: adaptive (each image stops each step at its tolerance, checked against --target-psnr; "
-                             "26 NFE per image on average on the shipped generator, at most 109), guarded (adaptive, each "
-                             "step's tolerance tightened by the amplification the steps below it showed: fewer images solved "
-                             "again; docs/inversion.md) or fixed (the original schedule: "
-                             "--iterations per step for the whole batch, stopping early only once every image is below 1e-6; "
+    parser.add_argument("--fixed-point-mode", choices=FIXED_POINT_MODES, default="guarded",
+                        help="fixed_point: guarded (default: each image stops each step at its tolerance, tightened by the "
+                             "amplification that the steps below it showed, and is checked against --target-psnr; docs/inversion.md), "
+                             "adaptive (the same without the amplification guard; more images solved again) or fixed (the original "
+                             "schedule: --iterations per step for the whole batch, stopping early only once every image is below 1e-6; "
                              "123 NFE on average)")
     parser.add_argument("--target-psnr", type=float_range(0.0, 200.0, low_open=True), default=40.0,
                         help="adaptive fixed_point: images below this PSNR are solved again, tighter (summary.csv's missed_target column)")

@@ -112,7 +112,7 @@ def embed(
     embedder: torch.nn.Module | None = None,
     descent: DescentConfig | None = None,
     fixed_point_iterations: int = 30,
-    fixed_point_mode: FixedPointMode = "adaptive",
+    fixed_point_mode: FixedPointMode = "guarded",
     fixed_point_target_psnr: float | None = 40.0,
     fixed_point_tolerance: float = DEFAULT_TOLERANCE,
     hybrid_start: HybridStart = "auto",
@@ -128,10 +128,10 @@ def embed(
     the descent settings (gd: the article's recipe; hybrid: REFINE_RECIPE). `hybrid_start`: where
     hybrid starts ("auto": the network if `embedder` is given, else DDIM inversion; "fixed_point"
     runs `fixed_point_iterations` per step, pair it with POLISH_RECIPE).
-    fixed_point: `fixed_point_mode` "adaptive" (at most `fixed_point_iterations` evaluations per
+    fixed_point: `fixed_point_mode` "guarded" (default: adaptive with the amplification guard,
+    core.inversion.AMPLIFICATION_POWER), "adaptive" (at most `fixed_point_iterations` evaluations per
     step, each step stopped at `fixed_point_tolerance` times its weight, see core.inversion; with a
-    `fixed_point_target_psnr`, images below it are solved again), "guarded" (adaptive with the
-    amplification guard, core.inversion.AMPLIFICATION_POWER) or "fixed" (the original:
+    `fixed_point_target_psnr`, images below it are solved again) or "fixed" (the original:
     `fixed_point_iterations` per step, stopping early only once every image is below 1e-6).
     `missed` flags images below the target.
     """

@@ -250,3 +250,12 @@ def test_guarded_mode_counts_every_evaluation(tiny_generator, normalized):
     inversion = invert_to_target(counter, normalized, lambda made, index: ((made - normalized[index]).pow(2).flatten(1).mean(1), made),
                                  target=1e-6, steps=10, amplification_power=0.75)
     assert int(inversion.nfe.sum()) == counter.rows - 10 * len(normalized)
+
+
+def test_the_default_fixed_point_mode_is_guarded(tiny_generator, normalized):
+    images = tiny_generator.denormalize(normalized)
+    default = embed(tiny_generator, images, "fixed_point", fixed_point_target_psnr=None)
+    guarded = embed(tiny_generator, images, "fixed_point", fixed_point_mode="guarded", fixed_point_target_psnr=None)
+    adaptive = embed(tiny_generator, images, "fixed_point", fixed_point_mode="adaptive", fixed_point_target_psnr=None)
+    assert torch.equal(default.seeds, guarded.seeds) and torch.equal(default.nfe_per_image, guarded.nfe_per_image)
+    assert not torch.equal(guarded.seeds, adaptive.seeds)  # the two modes differ here, so the test above can fail
