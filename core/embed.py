@@ -67,7 +67,7 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--embedder", default=None, help=f"embedder folder for network/hybrid (default for network: {DEFAULT_EMBEDDER})")
     parser.add_argument("--seeds-per-image", type=int_range(1, MAX_SEEDS_PER_IMAGE), default=1, help="gd/hybrid: independent seeds per image")
     parser.add_argument("--iterations", type=int_range(1, MAX_ITERATIONS), default=None,
-                        help="gd/hybrid descent iterations; fixed_point: the most evaluations per step of each solve (adaptive: an "
+                        help="gd/hybrid descent iterations; fixed_point: the most evaluations per step of each solve (guarded, adaptive: an "
                              "image below --target-psnr is solved again, up to 3 rounds and then by the fixed schedule, so its total "
                              "can exceed 10 x this) or per step (fixed)")
     parser.add_argument("--fixed-point-mode", choices=FIXED_POINT_MODES, default="guarded",
@@ -77,7 +77,7 @@ def build_parser() -> ArgumentParser:
                              "schedule: --iterations per step for the whole batch, stopping early only once every image is below 1e-6; "
                              "123 NFE on average)")
     parser.add_argument("--target-psnr", type=float_range(0.0, 200.0, low_open=True), default=40.0,
-                        help="adaptive fixed_point: images below this PSNR are solved again, tighter (summary.csv's missed_target column)")
+                        help="guarded and adaptive fixed_point: images below this PSNR are solved again, tighter (summary.csv's missed_target column)")
     parser.add_argument("--recipe", choices=["ours", "original"], default="ours",
                         help="gd settings: ours (MAE, cosine lr 5e-2, 300 it) or the article's (MAE + 0.005 mean z^2, lr 1e-2, 1500 it)")
     parser.add_argument("--hybrid-start", choices=["auto", "network", "ddim_inversion", "fixed_point"], default="auto",
