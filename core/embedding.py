@@ -8,12 +8,12 @@ Methods
 - "network": an embedding network E(x) -> z in one forward pass (needs `embedder=`);
 - "ddim_inversion": the deterministic update run backwards (S evaluations);
 - "fixed_point": each DDIM step inverted by Anderson-accelerated fixed-point iteration. Default
-  "adaptive": each image stops each step at a tolerance, G(z) is checked and only the images
-  below `fixed_point_target_psnr` are solved again (core.inversion.invert_to_target; 26 NFE per
-  image on average on the shipped model, every benchmark test image >= 40 dB); "guarded": the same
-  with the amplification guard of core.inversion (each step's tolerance tightened by how much the
-  sampler steps below it stretch a deviation, as their own solves measured), fewer images solved
-  again (docs/inversion.md); "fixed": the original
+  "guarded": each image stops each step at a tolerance, divided by how much the sampler steps below
+  it stretch a deviation (as their own solves measured: the amplification guard of core.inversion);
+  G(z) is checked and only the images below `fixed_point_target_psnr` are solved again
+  (core.inversion.invert_to_target; 25.3 NFE per image on average on the shipped model, every
+  benchmark test image >= 40 dB); "adaptive": the same without the guard (26.3 NFE, more images
+  solved again; docs/inversion.md); "fixed": the original
   schedule of `fixed_point_iterations` (30) iterations per step for the whole batch, stopping early
   only once every image is below 1e-6 (123 NFE on average);
 - "hybrid": a network (or DDIM-inversion) start refined by a few descent steps.
