@@ -40,7 +40,7 @@ there, and its first round re-solves only the states near t = 1 (keeping the inv
 t = 0), where the residuals that the sampler amplifies were left: on the shipped model an image
 solved again cost 56 evaluations on average (26 + 10 for the check + the re-solve) instead of 70.
 
-The amplification guard (`amplification_power` > 0, the "guarded" mode of core.embedding). The
+The amplification guard (`amplification_power` > 0, the "guarded" mode of core.embedding, its default). The
 yardstick assumes each later sampler step scales a deviation by its signal-rate ratio; along some
 images' paths the steps stretch it far more (1.9x to 143x from t = 0.9 to 0.1 on the images that
 missed 40 dB, benchmarks/inversion_where_lost.py), which the backward solves never see directly. But

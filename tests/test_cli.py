@@ -179,7 +179,7 @@ def test_embed_fixed_point_modes_report_nfe_per_image(tmp_path, checkpoint, tiny
         assert embed_main([good, "--out", str(out), "--checkpoint", checkpoint, "--fixed-point-mode", mode,
                            "--iterations", "4", "--target-psnr", "35"]) == 0
         summaries[mode] = list(csv.DictReader(open(out / "summary.csv")))[0]
-    # the fixed schedule spends exactly its iterations on every step; adaptive stops early and says if it missed
+    # the fixed schedule spends exactly its iterations on every step; guarded and adaptive stop early and say if they missed
     assert int(summaries["fixed"]["nfe"]) > max(int(summaries["adaptive"]["nfe"]), int(summaries["guarded"]["nfe"]))
     for summary in summaries.values():
         assert summary["missed_target"] in ("True", "False")

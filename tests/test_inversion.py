@@ -6,6 +6,7 @@ import torch
 from core.embedding import embed, reconstruct
 from core.inversion import (
     AMPLIFICATION_FLOOR,
+    AMPLIFICATION_POWER,
     fixed_point_inversion,
     fixed_point_invert,
     invert_to_target,
@@ -248,7 +249,7 @@ def test_guarded_mode_counts_every_evaluation(tiny_generator, normalized):
     result = embed(tiny_generator, tiny_generator.denormalize(normalized), "fixed_point", fixed_point_mode="guarded")
     assert result.nfe_per_image is not None and (result.psnr >= 40).all()
     inversion = invert_to_target(counter, normalized, lambda made, index: ((made - normalized[index]).pow(2).flatten(1).mean(1), made),
-                                 target=1e-6, steps=10, amplification_power=0.75)
+                                 target=1e-6, steps=10, amplification_power=AMPLIFICATION_POWER)
     assert int(inversion.nfe.sum()) == counter.rows - 10 * len(normalized)
 
 
