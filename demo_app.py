@@ -6,6 +6,7 @@ every handler is a plain function with an `api_name`.
 
 from __future__ import annotations
 
+import math
 import os
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -226,6 +227,13 @@ def embed_image(upload: dict | str | None, model_name: str, method_label: str, p
     return _big(image), _big(seed_to_display(result.seeds[0])), _big(result.reconstructions[0]), report, seed_path
 
 
+def strip_columns(frames: int) -> int:
+    """Columns of the Interpolate strip: at most STRIP_COLUMNS (32 in one row were 30 px high), and rows
+    as even as they go (17 frames: 6 + 6 + 5, not 8 + 8 + 1)."""
+    rows = math.ceil(frames / STRIP_COLUMNS)
+    return math.ceil(frames / rows)
+
+
 def interpolate(first: dict | str | None, second: dict | str | None, frames: int, mode: str,
                 ends: str = next(iter(INTERPOLATION_ENDS)), progress=gr.Progress()):
     """Two images -> embedded -> a path of N frames: (strip image, animated GIF path, report)."""
@@ -242,7 +250,7 @@ def interpolate(first: dict | str | None, second: dict | str | None, frames: int
     path = interpolate_seeds(seeds[0], seeds[1], frames, "spherical" if mode.startswith("spherical") else "linear")
     with torch.no_grad():
         frames_images = generator.generate(path)
-    strip = make_grid(_finite(frames_images), columns=min(frames, STRIP_COLUMNS), scale=4)  # rows of 8: 32 in one row were 30 px high
+    strip = make_grid(_finite(frames_images), columns=strip_columns(frames), scale=4)
     names = [Path(_upload_path(upload)[1]).stem or "image" for upload in (first, second)]
     gif_path = _request_folder() / f"{names[0]}-to-{names[1]}.{'spherical' if mode.startswith('spherical') else 'linear'}.gif"
     pictures = [_big(frame) for frame in frames_images]

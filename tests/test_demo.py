@@ -117,7 +117,19 @@ def test_interpolate(client):
     network_ends = [float(v) for v in re.findall(r"(?:image|second) ([\d.]+) dB", network_report)]
     assert len(exact_ends) == len(network_ends) == 2 and min(exact_ends) >= 40 > max(network_ends), (report, network_report)
     strip, _, _ = client.predict(trouser, sandal, 12, "linear", "network (instant, approximate)", api_name="/interpolate")
-    assert Image.open(strip).size == ((8 * (28 + 2) + 2) * 4, (2 * (28 + 2) + 2) * 4)  # 12 frames in rows of 8
+    assert Image.open(strip).size == ((6 * (28 + 2) + 2) * 4, (2 * (28 + 2) + 2) * 4)  # 12 frames in two rows of 6, not 8 + 4
+
+
+def test_the_interpolate_strip_rows_are_even():
+    from demo_app import STRIP_COLUMNS, strip_columns
+
+    for frames in range(2, 33):
+        columns = strip_columns(frames)
+        rows = -(-frames // columns)
+        last_row = frames - (rows - 1) * columns
+        assert columns <= STRIP_COLUMNS and rows == -(-frames // STRIP_COLUMNS)  # no more rows than rows of 8 take
+        assert columns - last_row < rows, (frames, columns)  # the last row is short by less than one frame per row
+    assert strip_columns(17) == 6 and strip_columns(16) == 8 and strip_columns(5) == 5
 
 
 def _psnr(report: str) -> float:
