@@ -43,13 +43,17 @@ if len(same_start):
                f"(mean {same_start.mean():.2f}): the start, not the image, sets where a descent ends.")
 figure = go.Figure()
 COLOURS = {"within": "#1f77b4", "between": "#ff7f0e", "same": "#d62728"}  # blue, orange, red: told apart at a glance
+# One set of bins for every histogram: plotly bins each trace on its own, and overlaid densities of different bin widths mislead.
+distances = np.concatenate([np.asarray(values, dtype=float) for values in (within, between, same_start)])
+low, high = float(distances.min()), float(distances.max())
+bins = {"start": low, "end": high, "size": max(high - low, 1e-9) / 40}
 figure.add_histogram(x=within, name=f"within a cloud ({len(within)} pairs)", histnorm="probability density", opacity=0.6,
-                     marker_color=COLOURS["within"])
+                     marker_color=COLOURS["within"], xbins=bins, autobinx=False)
 figure.add_histogram(x=between, name=f"two clouds, other starts ({len(between)} pairs)", histnorm="probability density", opacity=0.6,
-                     marker_color=COLOURS["between"])
+                     marker_color=COLOURS["between"], xbins=bins, autobinx=False)
 if len(same_start):
     figure.add_histogram(x=same_start, name=f"two clouds, same start ({len(same_start)} pairs)", histnorm="probability density",
-                         opacity=0.6, marker_color=COLOURS["same"])
+                         opacity=0.6, marker_color=COLOURS["same"], xbins=bins, autobinx=False)
 figure.update_layout(barmode="overlay", xaxis_title="distance between seeds |z_i - z_j|", yaxis_title="density", height=340,
                      margin={"t": 20})
 st.plotly_chart(figure, width="stretch")

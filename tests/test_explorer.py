@@ -283,6 +283,10 @@ def test_intersection_page(study):
     same_start = arrays["separation/10dB/same_start"]
     assert len(same_start) == separation["same_start_pairs"] > 0  # three histograms
     assert any(f"as close as {same_start.min():.2f}" in caption.value for caption in app.caption)
+    histograms = json.loads(app.get("plotly_chart")[0].proto.spec)["data"]
+    assert len(histograms) == 3 and all(trace["xbins"] == histograms[0]["xbins"] for trace in histograms)  # one bin width for all
+    distances = np.concatenate([arrays[f"separation/10dB/{name}"] for name in ("within", "between", "same_start")])
+    assert histograms[0]["xbins"]["start"] == pytest.approx(distances.min()) and histograms[0]["xbins"]["end"] == pytest.approx(distances.max())
     app.selectbox[0].set_value("12dB").run()
     assert not app.exception
     assert metric(app, "disjoint for certain") == f"{summary['disjoint_pairs_by_triangle_inequality']['12dB']}/3"
