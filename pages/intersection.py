@@ -48,12 +48,13 @@ distances = np.concatenate([np.asarray(values, dtype=float) for values in (withi
 low, high = float(distances.min()), float(distances.max())
 bins = {"start": low, "end": high, "size": max(high - low, 1e-9) / 40}
 figure.add_histogram(x=within, name=f"within a cloud ({len(within)} pairs)", histnorm="probability density", opacity=0.6,
-                     marker_color=COLOURS["within"], xbins=bins, autobinx=False)
+                     marker_color=COLOURS["within"])
 figure.add_histogram(x=between, name=f"two clouds, other starts ({len(between)} pairs)", histnorm="probability density", opacity=0.6,
-                     marker_color=COLOURS["between"], xbins=bins, autobinx=False)
+                     marker_color=COLOURS["between"])
 if len(same_start):
     figure.add_histogram(x=same_start, name=f"two clouds, same start ({len(same_start)} pairs)", histnorm="probability density",
-                         opacity=0.6, marker_color=COLOURS["same"], xbins=bins, autobinx=False)
+                         opacity=0.6, marker_color=COLOURS["same"])
+figure.update_traces(xbins=bins)
 figure.update_layout(barmode="overlay", xaxis_title="distance between seeds |z_i - z_j|", yaxis_title="density", height=340,
                      margin={"t": 20})
 st.plotly_chart(figure, width="stretch")
