@@ -175,7 +175,12 @@ def trained_through(directory: str | Path) -> str:
 
 
 def load_embedder(directory: str | Path) -> Embedder:
+    """The embedder in `directory`; a refined one (core.refiner) comes with its base embedder and generator."""
     config = read_config(directory, EMBEDDER_KIND)
+    if "refiner" in config:
+        from core.refiner import load_refined_embedder  # core.refiner builds on this module
+
+        return load_refined_embedder(directory)
     try:
         embedder_config = EmbedderConfig(**config["embedder"])
         check_normalization({"mean": embedder_config.mean, "std": embedder_config.std}, embedder_config.channels, f"{directory}/config.json")

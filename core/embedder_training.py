@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import sys
 import time
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
@@ -36,7 +35,8 @@ from core.embedding import reconstruct
 from core.exact_seeds import load_exact_seeds
 from core.gradient_embedding import generate_differentiable
 from core.seeds import seeded_noise
-from core.stop_signal import StopSignal
+from core.training_state import (STATE_FILE, UNFINISHED, TrainingProgress, TrainingRun, load_state, prefixed,
+                                 restore_optimizer, save_state)
 
 
 @torch.no_grad()
@@ -85,90 +85,6 @@ def evaluate(generator, embedder, images: torch.Tensor) -> float:
 # 13 dB on one of the first 750 Fashion-MNIST training images) are left out of phase 1.
 EXACT_MIN_PSNR = 30.0
 FINETUNE_LOSSES = ("mae", "mse")
-
-
-# ---- resumable state (safetensors + JSON; nothing is pickled) ----
-STATE_FILE = "train_state.safetensors"
-UNFINISHED = 75  # the exit status of a run stopped before its end (EX_TEMPFAIL: run it again to continue)
-
-
-@dataclass
-class _Progress:
-    """Where a run is: the phase ("warm" or "finetune"), the steps done in it, and the phase-2 best."""
-
-    phase: str = "warm"
-    step: int = 0
-    elapsed_seconds: float = 0.0
-    best_mse: float | None = None
-    log: dict = field(default_factory=dict)
-
-
-def _save_state(path: Path, settings: dict, progress: _Progress, embedder: Embedder, optimizer: torch.optim.Optimizer | None,
-                scheduler, best_state: dict[str, torch.Tensor] | None, averaged_state: dict[str, torch.Tensor] | None = None,
-                scores: torch.Tensor | None = None) -> None:
-    """The run's state, in one atomic write; without an optimizer between the phases."""
-    tensors = {f"model.{k}": v for k, v in embedder.state_dict().items()}
-    tensors.update({f"best.{k}": v for k, v in (best_state or {}).items()})
-    tensors.update({f"ema.{k}": v for k, v in (averaged_state or {}).items()})
-    if scores is not None:  # --finetune-focus: each training image's last-seen loss
-        tensors["scores"] = scores
-    optimizer_state = optimizer.state_dict() if optimizer is not None else {"state": {}, "param_groups": None}
-    for index, state in optimizer_state["state"].items():
-        tensors.update({f"optim.{index}.{name}": torch.as_tensor(value) for name, value in state.items()})
-    tensors["rng"] = torch.get_rng_state()  # the batches drawn next
-    meta = {"settings": settings, "embedder": asdict(embedder.config), "progress": asdict(progress),
-            "param_groups": optimizer_state["param_groups"],
-            "scheduler": scheduler.state_dict() if scheduler is not None else None}
-    save_tensors(path, tensors, {"state": json.dumps(meta)})
-
-
-def _load_state(path: Path, settings: dict) -> tuple[_Progress, dict, dict[str, torch.Tensor]]:
-    """(progress, stored metadata, tensors) of a saved run; refuses a run made with other settings."""
-    stored = read_metadata(path).get("state")
-    if stored is None:
-        raise ValueError(f"{path} is not a training state of this program; move it away or use another --out")
-    meta = json.loads(stored)
-    if meta["settings"] != settings:
-        changed = sorted(k for k in set(settings) | set(meta["settings"]) if settings.get(k) != meta["settings"].get(k))
-        raise ValueError(f"{path} holds an unfinished run with other settings ({', '.join(changed)}): "
-                         "run the same command to continue it, or use another --out")
-    return _Progress(**meta["progress"]), meta, load_tensors(path)
-
-
-def _restore(optimizer: torch.optim.Optimizer, scheduler, meta: dict, tensors: dict[str, torch.Tensor]) -> None:
-    """The random generator, and the optimizer and schedule where the state has them."""
-    torch.set_rng_state(tensors["rng"])
-    if meta["scheduler"] is None:  # saved between the phases: this phase starts fresh
-        return
-    state: dict[int, dict[str, torch.Tensor]] = {}
-    for key, value in tensors.items():
-        if key.startswith("optim."):
-            _, index, name = key.split(".", 2)
-            state.setdefault(int(index), {})[name] = value
-    optimizer.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
-    scheduler.load_state_dict(meta["scheduler"])
-
-
-def _prefixed(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
-    return {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
-
-
-class _Run(StopSignal):
-    """When to save (every `save_every_minutes`) and when to stop (`max_steps` in all, or SIGTERM/SIGINT)."""
-
-    def __init__(self, max_steps: int | None, save_every_minutes: float):
-        super().__init__()
-        self.max_steps, self.save_every = max_steps, 60 * save_every_minutes
-        self.started = self.last_save = time.time()
-
-    def should_stop(self, steps_done: int) -> bool:
-        return self.requested or (self.max_steps is not None and steps_done >= self.max_steps)
-
-    def time_to_save(self) -> bool:
-        if time.time() - self.last_save < self.save_every:
-            return False
-        self.last_save = time.time()
-        return True
 
 
 def train_embedder(
@@ -238,14 +154,14 @@ def train_embedder(
     state_path = Path(out) / STATE_FILE
     resumed: tuple[dict, dict[str, torch.Tensor]] | None = None
     if state_path.is_file():
-        progress, meta, tensors = _load_state(state_path, settings)
+        progress, meta, tensors = load_state(state_path, settings)
         embedder = Embedder(EmbedderConfig(**meta["embedder"]))  # the shape saved (e.g. that of --init-from)
-        embedder.load_state_dict(_prefixed(tensors, "model."))
+        embedder.load_state_dict(prefixed(tensors, "model."))
         embedder.train()
         resumed = (meta, tensors)
         tqdm.write(f"resumed {out}: phase {progress.phase}, step {progress.step} ({progress.elapsed_seconds / 60:.1f} min trained)")
     else:
-        progress = _Progress(log={"architecture": architecture, "generator": str(generator_path)})
+        progress = TrainingProgress(log={"architecture": architecture, "generator": str(generator_path)})
         if init_from:  # continue an earlier, finished run: its weights and its log
             previous = load_embedder(init_from)
             if previous.config.architecture != architecture or previous.image_shape != embedder.image_shape:
@@ -273,7 +189,7 @@ def train_embedder(
 
     def save(optimizer=None, scheduler=None, best_state=None, averaged=None, scores=None) -> None:
         progress.elapsed_seconds = earlier_seconds + time.time() - run.started
-        _save_state(state_path, settings, progress, embedder, optimizer, scheduler, best_state,
+        save_state(state_path, settings, progress, embedder, optimizer, scheduler, best_state,
                     averaged.state_dict() if averaged is not None else None, scores)
 
     def stopped() -> dict:
@@ -282,7 +198,7 @@ def train_embedder(
         tqdm.write(f"stopped in phase {progress.phase} at step {progress.step}; the same command continues from {state_path}")
         return {**log, "unfinished": {"phase": progress.phase, "step": progress.step, "state": str(state_path)}}
 
-    with _Run(max_steps, save_every_minutes) as run:
+    with TrainingRun(max_steps, save_every_minutes) as run:
         # Phase 1: (z, G(z)) regression.
         if progress.phase == "warm" and warm_steps > 0:
             seeds, images = (make_pairs(generator, pairs, bf16=bf16, cache=pairs_cache) if pairs > 0
@@ -294,7 +210,7 @@ def train_embedder(
             optimizer = torch.optim.AdamW(embedder.parameters(), lr=warm_lr, weight_decay=1e-4)
             scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, warm_steps)
             if resumed:
-                _restore(optimizer, scheduler, *resumed)
+                restore_optimizer(optimizer, scheduler, *resumed)
             bar = tqdm(total=warm_steps, initial=progress.step, desc="phase 1: E(x) -> z")
             while progress.step < warm_steps:
                 if run.should_stop(progress.step):
@@ -338,9 +254,9 @@ def train_embedder(
             averaged = (AveragedModel(embedder, multi_avg_fn=get_ema_multi_avg_fn(finetune_ema), use_buffers=True)
                          if finetune_ema else None)
             if resumed:
-                _restore(optimizer, scheduler, *resumed)
+                restore_optimizer(optimizer, scheduler, *resumed)
                 if averaged is not None and resumed[0]["scheduler"] is not None:  # saved inside phase 2: its average too
-                    ema = _prefixed(resumed[1], "ema.")
+                    ema = prefixed(resumed[1], "ema.")
                     if not ema:
                         raise ValueError(f"{state_path} was saved in phase 2 without the EMA weights that "
                                          "--finetune-ema needs; it is not this run's state")
@@ -352,7 +268,7 @@ def train_embedder(
                 best_state = {k: v.clone() for k, v in embedder.state_dict().items()}
                 embedder.train()
             else:
-                best_state = _prefixed(resumed[1], "best.")
+                best_state = prefixed(resumed[1], "best.")
             scores = None
             if finetune_focus:  # each training image's loss when last trained on (0: not yet), kept in the state
                 scores = resumed[1]["scores"] if resumed and "scores" in resumed[1] else torch.zeros(len(train_images))

@@ -5,7 +5,8 @@
 
 Methods
 - "gd": gradient descent on z through the sampler (the article's recipe by default);
-- "network": an embedding network E(x) -> z in one forward pass (needs `embedder=`);
+- "network": an embedding network E(x) -> z in one forward pass (needs `embedder=`); a refined embedder
+  (core.refiner) adds one sampling of that seed and one pass of its refiner (10 NFE);
 - "ddim_inversion": the deterministic update run backwards (S evaluations);
 - "fixed_point": each DDIM step inverted by Anderson-accelerated fixed-point iteration. Default
   "guarded": each image stops each step at a tolerance, divided by how much the sampler steps below
@@ -97,6 +98,11 @@ def check_images(generator: DiffusionGenerator, images: torch.Tensor) -> torch.T
 
 
 @torch.no_grad()
+def embedder_evaluations(embedder: torch.nn.Module) -> int:
+    """Generator evaluations per image that the embedder spends: 0 for a plain one, one sampling for a refined one."""
+    return int(getattr(embedder, "generator_evaluations", 0))
+
+
 def reconstruct(generator: DiffusionGenerator, seeds: torch.Tensor, steps: int = 10, batch: int = 500) -> torch.Tensor:
     return torch.cat([generator.generate(seeds[i : i + batch], steps) for i in range(0, len(seeds), batch)])
 
@@ -191,7 +197,7 @@ def embed(
             raise ValueError("method 'network' needs an embedder (core.embedder.load_embedder)")
         with torch.no_grad():
             seeds = embedder(images)
-        nfe = 0
+        nfe = embedder_evaluations(embedder)
     else:  # gd, hybrid
         config = descent or (ORIGINAL_RECIPE if method == "gd" else REFINE_RECIPE)
         config = replace(config, steps=steps)
@@ -202,7 +208,7 @@ def embed(
                 if hybrid_start == "network":
                     if embedder is None:
                         raise ValueError("hybrid_start='network' needs an embedder")
-                    initial, nfe = embedder(images), 0
+                    initial, nfe = embedder(images), embedder_evaluations(embedder)
                 elif hybrid_start == "ddim_inversion":
                     initial, nfe = ddim_invert(generator.unet, normalized, steps), steps
                 elif hybrid_start == "fixed_point":  # a few iterations of the fixed schedule, then descent
