@@ -41,6 +41,8 @@ ASSETS = Path(__file__).resolve().parent / "assets"
 GENERATORS = {name: load_generator(ASSETS / name) for name in ("fashion", "digits") if (ASSETS / name / "config.json").is_file()}
 EMBEDDER_PATH = ASSETS / "embedders" / "fashion-unet"
 EMBEDDER = load_embedder(EMBEDDER_PATH) if (EMBEDDER_PATH / "config.json").is_file() else None
+REFINED_PATH = ASSETS / "embedders" / "fashion-unet-refined"  # the same network's seed, corrected after one sampling
+REFINED_EMBEDDER = load_embedder(REFINED_PATH) if (REFINED_PATH / "config.json").is_file() else None
 CLASSIFIER = load_classifier(ASSETS / "classifier") if (ASSETS / "classifier" / "config.json").is_file() else None
 DIRECTIONS_PATH = ASSETS / "fashion" / "directions.safetensors"
 DIRECTIONS = load_directions(DIRECTIONS_PATH, GENERATORS["fashion"].image_shape) if DIRECTIONS_PATH.is_file() and "fashion" in GENERATORS else None
@@ -93,6 +95,7 @@ EDITOR_EXAMPLES = _upscaled_examples(FASHION_EXAMPLES[:6])
 EMBED_METHODS = {  # the first is the default, as in core.embedding.embed
     "fixed point (near-exact)": "fixed_point",
     "network (instant)": "network",
+    **({"network + refiner (one sampling, sharper)": "network_refined"} if REFINED_EMBEDDER is not None else {}),
     f"hybrid (quick seed + {HYBRID_DESCENT.iterations} descent steps, slow)": "hybrid",
     "DDIM inversion (naive)": "ddim_inversion",
 }
@@ -143,8 +146,11 @@ def _read_image(upload: dict | str | None, generator) -> tuple[torch.Tensor, str
         raise gr.Error(str(error).replace(str(path), name)) from None
 
 
-def _embedder_for(generator):
-    return EMBEDDER if generator is GENERATORS.get("fashion") else None  # the shipped embedder fits this generator only
+def _embedder_for(generator, method: str = "network"):
+    """The shipped embedder for `method` ("network_refined": the refined one), or None: they fit the Fashion-MNIST generator only."""
+    if generator is not GENERATORS.get("fashion"):
+        return None
+    return REFINED_EMBEDDER if method == "network_refined" else EMBEDDER
 
 
 def _reporter(progress):
@@ -159,13 +165,14 @@ def _reporter(progress):
 
 
 def _embed_one(generator, image: torch.Tensor, method: str, progress=None):
-    embedder = _embedder_for(generator)
-    if method == "network" and embedder is None:
-        raise gr.Error("No embedding network is shipped for this generator: choose another method.")
+    embedder = _embedder_for(generator, method)
+    if method in ("network", "network_refined") and embedder is None:
+        raise gr.Error("No embedding network of this kind is shipped for this generator: choose another method.")
     report = _reporter(progress)
     descent = HYBRID_DESCENT if method == "hybrid" else None
-    try:
-        result = embed(generator, image[None], method, embedder=embedder, descent=descent, progress=report)
+    try:  # the refined embedder is method "network" with another embedder
+        result = embed(generator, image[None], "network" if method == "network_refined" else method, embedder=embedder,
+                       descent=descent, progress=report)
     except EmbeddingInputError as error:
         raise gr.Error(str(error)) from None
     _finite(result.seeds), _finite(result.reconstructions)
@@ -217,7 +224,9 @@ def embed_image(upload: dict | str | None, model_name: str, method_label: str, p
     image, note = _read_image(upload, generator)
     result = _embed_one(generator, image, method, progress)
     seed_path = _seed_download(f"{Path(_upload_path(upload)[1]).stem or 'image'}.{model_name}.{method}", result.seeds)
-    cost = "one embedding-network pass, no generator evaluation" if method == "network" else f"{result.nfe} generator (UNet) evaluations"
+    cost = {"network": "one embedding-network pass, no generator evaluation",
+            "network_refined": f"one embedding-network pass, one sampling of its seed ({result.nfe} generator evaluations) and one "
+                               "refiner pass"}.get(method, f"{result.nfe} generator (UNet) evaluations")
     start = ""
     if method == "hybrid":
         start = " Start: the embedding network's seed." if _embedder_for(generator) is not None else " Start: DDIM inversion's seed."

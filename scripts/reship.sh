@@ -20,7 +20,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export GRADIO_ANALYTICS_ENABLED=False STREAMLIT_BROWSER_GATHER_USAGE_STATS=false HF_HUB_OFFLINE=1
 PY=.venv/bin/python
-NEXT_STEPS=(sample-quality sampler-steps unet-embedder conv3-embedder directions study)
+NEXT_STEPS=(sample-quality sampler-steps unet-embedder refined-embedder conv3-embedder directions study)
 # embedding and applications first: they hold the numbers the switch was for (inversion NFE, embedder MSE, directions)
 AFTER_STEPS=(embedding applications embedding-descent quality-trend speed demo-load where-lost clouds readme)
 UNET_EMBEDDER=${UNET_EMBEDDER_ARGS:-"--unet-widths 64 128 256 --pairs 20000 --warm-steps 3000 --finetune-steps 3000 --finetune-lr 3e-4"}
@@ -34,6 +34,9 @@ run_next_step() {
             # shellcheck disable=SC2086  # the settings are words
             $PY -m core.embedder_training --generator $g --architecture unet --out assets/next/embedders/fashion-unet \
                 --pairs-cache runs/pairs-next.safetensors $UNET_EMBEDDER ;;
+        refined-embedder)  # its config names ../fashion-unet and ../../fashion: the same after switch_default moves assets/next
+            $PY -m core.refiner_training --generator $g --base assets/next/embedders/fashion-unet \
+                --out assets/next/embedders/fashion-unet-refined --steps 1200 ;;
         conv3-embedder)
             $PY -m core.embedder_training --generator $g --architecture conv3 --out assets/next/embedders/fashion-conv3 \
                 --pairs 20000 --pairs-cache runs/pairs-next.safetensors --warm-steps 1500 --finetune-steps 300 --finetune-lr 3e-4 ;;

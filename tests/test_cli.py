@@ -211,6 +211,26 @@ def test_embed_refuses_an_embedder_trained_for_other_weights(tmp_path, checkpoin
                        "--out", str(tmp_path / "unused"), "--checkpoint", other]) == 0
 
 
+def test_embed_with_a_refined_embedder_counts_its_sampling(tmp_path, checkpoint, tiny_generator):
+    """A refined embedder (core.refiner) goes wherever an embedder does; its seed costs one sampling, 10 NFE per image."""
+    from core.checkpoint import weights_hash
+    from core.embedder import Embedder, EmbedderConfig, save_embedder
+    from core.refiner import RefinedEmbedder, Refiner, RefinerConfig, save_refined_embedder
+
+    c, s, _ = tiny_generator.image_shape
+    base = Embedder(EmbedderConfig(architecture="conv3", image_size=s, channels=c, width=8)).eval()
+    save_embedder(base, tmp_path / "emb", {"training": {"generator_weights": weights_hash(checkpoint)}})
+    refined = RefinedEmbedder(base, Refiner(RefinerConfig(unet_widths=[8, 16]), c), load_generator(checkpoint))
+    save_refined_embedder(refined, tmp_path / "refined", tmp_path / "emb", checkpoint,
+                          {"training": {"generator_weights": weights_hash(checkpoint)}})
+    make_inputs(tmp_path / "in", checkpoint)
+    for embedder, nfe in (("emb", "0"), ("refined", "10")):
+        assert embed_main([str(tmp_path / "in" / "good.png"), "--method", "network", "--embedder", str(tmp_path / embedder),
+                           "--out", str(tmp_path / f"out-{embedder}"), "--checkpoint", checkpoint]) == 0
+        with open(tmp_path / f"out-{embedder}" / "summary.csv") as summary:
+            assert [row["nfe"] for row in csv.DictReader(summary)] == [nfe]
+
+
 def test_embed_into_a_folder_with_results_needs_overwrite(tmp_path, checkpoint, capsys):
     """A second run into the same folder is refused (it would replace files and leave the first run's others beside
     a summary that does not list them); --overwrite replaces the first run, whose other images are removed."""
