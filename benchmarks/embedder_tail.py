@@ -4,6 +4,7 @@ same benchmark images (the first --images test images), for one or more embedder
 
     python -m benchmarks.embedder_tail                                   # the shipped UNet embedder
     python -m benchmarks.embedder_tail assets/embedders/fashion-unet runs/emb-focus runs/emb-uniform
+    python -m benchmarks.embedder_tail assets/embedders/fashion-unet-refined --append   # add a row, keep the earlier ones
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from benchmarks.report import write_report
+from benchmarks.report import earlier_rows, write_report
 from core.checkpoint import load_generator
 from core.cli_checks import ArgumentParser
 from core.data import load_dataset
@@ -47,6 +48,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--generator", default="assets/fashion")
     parser.add_argument("--images", type=int, default=500, help="the first N Fashion-MNIST test images (the embedding table's)")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--append", action="store_true", help="keep the earlier rows of the results file (other embedders)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     generator = load_generator(args.generator)
@@ -56,12 +58,20 @@ def main(argv: list[str] | None = None) -> None:
         embedder = load_embedder(folder).eval()
         training = embedder_training_log(folder)
         rows.append({"embedder": f"`{folder}`", "images": len(images),
-                     "validation MSE (training)": training.get("phase2_validation_mse", training.get("phase1_validation_mse")),
+                     # a refined embedder's log (core.refiner_training) has one phase: "validation_mse"
+                     "validation MSE (training)": training.get("phase2_validation_mse", training.get("validation_mse",
+                                                                                                   training.get("phase1_validation_mse"))),
                      **error_distribution(per_image_mse(generator, embedder, images))})
     command = "python -m benchmarks.embedder_tail " + " ".join(argv if argv is not None else sys.argv[1:])
     notes = (f"Per-image MSE of G(E(x)) against x on [0, 1] pixels, through `{args.generator}` (10 steps, fp32), on the first "
              f"{len(images)} Fashion-MNIST test images; 'worst image' is its test index. 'validation MSE (training)': the best "
-             "phase-2 validation MSE in the embedder's training log (200 held-out training images).")
+             "phase-2 validation MSE in the embedder's training log (200 held-out training images). A refined embedder "
+             "(core/refiner.py) gives E(x) corrected after one sampling of it.")
+    if args.append:
+        kept, earlier_notes = earlier_rows("embedder_tail", "embedder", {row["embedder"] for row in rows},
+                                           f"first {len(images)} Fashion-MNIST test images")
+        if kept:  # the notes are the same text: add only where the kept rows came from (earlier_rows' last paragraph)
+            rows, notes = kept + rows, f"{notes}\n\n{earlier_notes.rsplit(chr(10) * 2, 1)[-1]}"
     write_report("embedder_tail", "Where the embedding networks' error lies", command.strip(), rows, notes)
 
 

@@ -185,7 +185,8 @@ def main_table(args, generator, test_images: torch.Tensor, stamp: str, cache: di
              "the seed, not the final G(z) that every method needs to show its reconstruction (10 evaluations); adaptive "
              "fixed_point uses that G(z) as its check (its time includes it), and counts the checks of images it solves again. "
              "NFE: UNet forward evaluations per image to find the seed, mean and max over the images (descent methods do as "
-             "many backward passes too; the network method evaluates only the embedder). PSNR on [0, 1] pixels, capped at "
+             "many backward passes too; the network method evaluates only the embedder, and 'network unet-refined' samples the "
+             "UNet's seed once, 10, before its refiner's pass: core/refiner.py). PSNR on [0, 1] pixels, capped at "
              "120 dB (MSE floor 1e-12). Rows come from runs on different dates (column 'measured'): compare seconds only "
              "within one date, as the machine's load can differ between runs. "
              "Pictures: benchmarks/results/embedding_*.png (rows: original, seed shown as 0.5 + z/6, reconstruction).")

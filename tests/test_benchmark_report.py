@@ -116,3 +116,26 @@ def test_embedder_tail_measures_each_images_error(tiny_generator):
     summary = error_distribution(torch.tensor([1.0, 2.0, 3.0, 4.0, 100.0]))
     assert summary["MSE mean"] == 22.0 and summary["median"] == 3.0 and summary["worst"] == 100.0
     assert summary["worst image"] == 4 and 4.0 < summary["90th pct"] < summary["99th pct"] < 100.0
+
+
+def test_embedder_tail_append_keeps_the_other_embedders_rows(tmp_path, monkeypatch, tiny_generator):
+    """--append adds the embedders measured now to the earlier rows (the refined embedder beside the runs measured before)."""
+    import json
+
+    from benchmarks import embedder_tail, report
+    from core.checkpoint import save_generator, weights_hash
+    from core.embedder import Embedder, EmbedderConfig, save_embedder
+
+    monkeypatch.setattr(report, "RESULTS", tmp_path / "results")
+    monkeypatch.setattr(embedder_tail, "load_dataset", lambda *args, **kwargs: (torch.rand(5, 1, 8, 8), None))  # 8x8 "test images"
+    generator = str(save_generator(tiny_generator, tmp_path / "generator"))
+    for name in ("a", "b"):
+        save_embedder(Embedder(EmbedderConfig(architecture="conv1", image_size=8)), tmp_path / name,
+                      {"training": {"generator_weights": weights_hash(generator), "phase2_validation_mse": 0.5}})
+    common = ["--generator", generator, "--images", "3", "--threads", "1"]
+    embedder_tail.main([str(tmp_path / "a"), *common])
+    embedder_tail.main([str(tmp_path / "b"), *common, "--append"])
+    rows = json.loads((tmp_path / "results" / "embedder_tail.json").read_text())["rows"]
+    assert [row["embedder"] for row in rows] == [f"`{tmp_path / 'a'}`", f"`{tmp_path / 'b'}`"]
+    embedder_tail.main([str(tmp_path / "b"), *common])  # without --append, only what was measured now
+    assert len(json.loads((tmp_path / "results" / "embedder_tail.json").read_text())["rows"]) == 1
