@@ -224,6 +224,17 @@ def test_embed_errors_fall_from_network_to_hybrid_to_fixed_point(client):
     assert psnr["network"] > 12  # still a shirt, not noise
 
 
+def test_the_refined_network_beats_the_network_at_one_sampling(client):
+    example = handle_file(str(EXAMPLES / "test0004_shirt.png"))
+    network = client.predict(example, "fashion", "network (instant)", api_name="/embed")[3]
+    refined = client.predict(example, "fashion", "network + refiner (one sampling, sharper)", api_name="/embed")[3]
+    assert _psnr(refined) > _psnr(network) + 0.5, (network, refined)
+    assert "one sampling of its seed (10 generator evaluations)" in refined
+    with pytest.raises(Exception, match="No embedding network of this kind"):  # shipped for the Fashion-MNIST generator only
+        client.predict(handle_file(str(EXAMPLES / "test0004_shirt.png")), "digits", "network + refiner (one sampling, sharper)",
+                       api_name="/embed")
+
+
 def test_request_files_older_than_an_hour_are_removed(client):
     import os
     import time
