@@ -22,7 +22,8 @@ UNFINISHED = 75  # the exit status of a run stopped before its end (EX_TEMPFAIL:
 
 @dataclass
 class TrainingProgress:
-    """Where a run is: the phase ("warm" or "finetune"), the steps done in it, and the phase-2 best."""
+    """Where a run is: the phase ("warm" or "finetune"; the refiner has one, "refine"), the steps done in it, and the best
+    validation MSE so far."""
 
     phase: str = "warm"
     step: int = 0
