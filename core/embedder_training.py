@@ -28,15 +28,15 @@ from tqdm import tqdm
 
 from core.checkpoint import content_hash, load_generator, load_tensors, read_metadata, save_tensors, weights_hash
 from core.cli_checks import (ArgumentParser, CLIError, check_output_dir, check_output_file, cli_main, float_range, int_range,
-                             non_negative_int, positive_float, positive_int, refuse_overlap)
+                             non_negative_int, refuse_overlap)
 from core.data import load_dataset
 from core.embedder import ARCHITECTURES, Embedder, EmbedderConfig, deepened, load_embedder, save_embedder
 from core.embedding import reconstruct
 from core.exact_seeds import load_exact_seeds
 from core.gradient_embedding import generate_differentiable
 from core.seeds import seeded_noise
-from core.training_state import (STATE_FILE, UNFINISHED, TrainingProgress, TrainingRun, load_state, prefixed,
-                                 restore_optimizer, save_state)
+from core.training_state import (STATE_FILE, UNFINISHED, add_run_arguments, load_state, prefixed, restore_optimizer,
+                                 save_state, TrainingProgress, TrainingRun)
 
 
 @torch.no_grad()
@@ -362,11 +362,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--eval-images", type=int_range(1, 10_000), default=200, help="training images held out for validation")
     parser.add_argument("--pairs-cache", default=None, help="safetensors file to reuse generated (z, G(z)) pairs across runs")
     parser.add_argument("--init-from", default=None, help="continue from this embedder checkpoint (use --warm-steps 0 to skip phase 1)")
-    parser.add_argument("--max-steps", type=positive_int, default=None,
-                        help="stop once this many steps of both phases together are done (counting earlier runs), saving a "
-                             "state that the command without --max-steps (or with a larger one) continues; exit status 75")
-    parser.add_argument("--save-every-minutes", type=positive_float, default=5.0,
-                        help=f"how often to save the resumable state (out/{STATE_FILE}; deleted when the run finishes)")
+    add_run_arguments(parser, "steps of both phases together")
     args = parser.parse_args(argv)
     out = check_output_dir(args.out, "--out")
     if (args.unet_widths or args.unet_block_depth) and args.architecture != "unet":

@@ -26,7 +26,8 @@ import torch
 from torch import nn
 
 from core.atomic import all_or_nothing, write_json
-from core.checkpoint import CheckpointError, load_generator, load_matching_state, load_tensors, read_config, save_tensors, weights_hash
+from core.checkpoint import (CheckpointError, load_generator, load_matching_state, load_tensors, read_config, save_tensors,
+                             weights_hash)
 from core.embedder import EMBEDDER_KIND, Embedder, PlainUNet, load_embedder
 from core.generator import DiffusionGenerator
 
@@ -131,7 +132,8 @@ def load_refined_embedder(directory: str | Path) -> RefinedEmbedder:
             raise CheckpointError(f"{directory} refines seeds with the {name} at {path}, which is missing")
         if weights_hash(path) != expected[name]:
             raise CheckpointError(f"{directory} was trained with other {name} weights ({expected[name][:12]}) than those at "
-                                  f"{path} ({weights_hash(path)[:12]}): train the refiner again (python -m core.refiner_training)")
+                                  f"{path} ({weights_hash(path)[:12]}): train the refiner again "
+                                  "(python -m core.refiner_training)")
     base, generator = load_embedder(parts["base"]), load_generator(parts["generator"])
     if not isinstance(base, Embedder):
         raise CheckpointError(f"{directory} refines {parts['base']}, itself a refined embedder: a refiner's base is a plain one")

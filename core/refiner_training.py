@@ -23,15 +23,14 @@ import torch
 from tqdm import tqdm
 
 from core.checkpoint import load_generator, weights_hash
-from core.cli_checks import (ArgumentParser, check_output_dir, cli_main, float_range, int_range, positive_float,
-                             positive_int, refuse_overlap)
+from core.cli_checks import (ArgumentParser, check_output_dir, cli_main, float_range, int_range, positive_int, refuse_overlap)
 from core.data import load_dataset
 from core.embedder import Embedder, load_embedder, trained_through
 from core.embedding import reconstruct
 from core.gradient_embedding import generate_differentiable
 from core.refiner import RefinedEmbedder, Refiner, RefinerConfig, save_refined_embedder
-from core.training_state import (STATE_FILE, UNFINISHED, TrainingProgress, TrainingRun, load_state, prefixed, restore_optimizer,
-                                 save_state)
+from core.training_state import (STATE_FILE, UNFINISHED, add_run_arguments, load_state, prefixed, restore_optimizer,
+                                 save_state, TrainingProgress, TrainingRun)
 
 VALIDATE_EVERY = 100  # steps between validations (200 images: about 25 s here)
 
@@ -137,7 +136,7 @@ def train_refiner(
         bar.close()
     refiner.load_state_dict(best_state)
     log["total_minutes"] = minutes()
-    log["generator_weights"] = settings["generator_weights"]  # which weights it was trained through (core.embedder.trained_through)
+    log["generator_weights"] = settings["generator_weights"]  # the weights it was trained through (embedder.trained_through)
     log["settings"] = {k: v for k, v in settings.items() if not k.endswith("_weights")}
     save_refined_embedder(embedder, out, base_path, generator_path, {"training": log})
     state_path.unlink(missing_ok=True)  # finished: the checkpoint is complete, nothing to continue
@@ -150,7 +149,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--generator", "--checkpoint", dest="generator", default="assets/fashion", help="generator folder")
     parser.add_argument("--base", default="assets/embedders/fashion-unet",
                         help="the plain embedder whose seeds the refiner corrects (trained through --generator)")
-    parser.add_argument("--out", required=True, help="folder of the refined embedder (and of the resumable state while it trains)")
+    parser.add_argument("--out", required=True,
+                        help="folder of the refined embedder (and of the resumable state while it trains)")
     parser.add_argument("--dataset", default="fashion", choices=["fashion", "digits"])
     parser.add_argument("--steps", type=positive_int, default=1500)
     parser.add_argument("--batch", type=int_range(1, 65_536), default=16)
@@ -162,11 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--eval-images", type=int_range(1, 10_000), default=200, help="training images held out for validation")
     parser.add_argument("--seed", type=int_range(0, 2**31 - 1), default=0)
     parser.add_argument("--checkpointing", action="store_true", help="gradient checkpointing through the sampler")
-    parser.add_argument("--max-steps", type=positive_int, default=None,
-                        help="stop once this many steps are done (counting earlier runs), saving a state that the command "
-                             "without --max-steps (or with a larger one) continues; exit status 75")
-    parser.add_argument("--save-every-minutes", type=positive_float, default=5.0,
-                        help=f"how often to save the resumable state (out/{STATE_FILE}; deleted when the run finishes)")
+    add_run_arguments(parser)
     args = parser.parse_args(argv)
     out = check_output_dir(args.out, "--out")
     inputs = [Path(folder) / name for folder in (args.generator, args.base) for name in ("config.json", "model.safetensors")]

@@ -5,6 +5,7 @@ and the same command continues it exactly."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import time
 from dataclasses import asdict, dataclass, field
@@ -14,6 +15,7 @@ import torch
 from torch import nn
 
 from core.checkpoint import load_tensors, read_metadata, save_tensors
+from core.cli_checks import positive_float, positive_int
 from core.stop_signal import StopSignal
 
 STATE_FILE = "train_state.safetensors"
@@ -99,3 +101,12 @@ class TrainingRun(StopSignal):
             return False
         self.last_save = time.time()
         return True
+
+
+def add_run_arguments(parser: argparse.ArgumentParser, counted: str = "steps") -> None:
+    """--max-steps and --save-every-minutes, the options of every resumable training; `counted` says which steps count."""
+    parser.add_argument("--max-steps", type=positive_int, default=None,
+                        help=f"stop once this many {counted} are done (counting earlier runs), saving a state that the command "
+                             f"without --max-steps (or with a larger one) continues; exit status {UNFINISHED}")
+    parser.add_argument("--save-every-minutes", type=positive_float, default=5.0,
+                        help=f"how often to save the resumable state (out/{STATE_FILE}; deleted when the run finishes)")

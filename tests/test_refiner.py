@@ -89,7 +89,8 @@ def test_training_refuses_a_base_trained_through_other_weights(tmp_path, tiny_ge
     with torch.no_grad():
         other.unet.output_conv.bias.add_(1.0)
     other_path = save_generator(other, tmp_path / "other")
-    assert main(["--generator", str(other_path), "--base", str(base_path), "--out", str(tmp_path / "refined"), "--steps", "1", *TINY]) == 2
+    out = str(tmp_path / "refined")
+    assert main(["--generator", str(other_path), "--base", str(base_path), "--out", out, "--steps", "1", *TINY]) == 2
     assert "trained through other generator weights" in capsys.readouterr().err
 
 
