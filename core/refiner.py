@@ -29,6 +29,7 @@ from core.atomic import all_or_nothing, write_json
 from core.checkpoint import (CheckpointError, load_generator, load_matching_state, load_tensors, read_config, save_tensors,
                              weights_hash)
 from core.embedder import EMBEDDER_KIND, Embedder, PlainUNet, load_embedder
+from core.embedding import reconstruct
 from core.generator import DiffusionGenerator
 
 ERROR_SCALE = 4.0  # G(z1) - x is a few hundredths per pixel; x4 brings it nearer the other inputs' scale
@@ -86,13 +87,11 @@ class RefinedEmbedder(nn.Module):
     def generator_evaluations(self) -> int:
         return self.refiner.config.steps
 
-    def first_pass(self, images: torch.Tensor, batch: int = 500) -> tuple[torch.Tensor, torch.Tensor]:
+    def first_pass(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(z1 = E(x), G(z1)), without gradients: both are inputs of the refiner, not trained."""
         with torch.no_grad():
             seeds = self.base(images)
-            outputs = torch.cat([self.generator.generate(seeds[i : i + batch], self.refiner.config.steps)
-                                 for i in range(0, len(seeds), batch)])
-        return seeds, outputs
+            return seeds, reconstruct(self.generator, seeds, self.refiner.config.steps)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         seeds, outputs = self.first_pass(images)

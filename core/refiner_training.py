@@ -26,19 +26,13 @@ from core.checkpoint import load_generator, weights_hash
 from core.cli_checks import (ArgumentParser, check_output_dir, cli_main, float_range, int_range, positive_int, refuse_overlap)
 from core.data import load_dataset
 from core.embedder import Embedder, load_embedder, trained_through
-from core.embedding import reconstruct
+from core.embedder_training import evaluate
 from core.gradient_embedding import generate_differentiable
 from core.refiner import RefinedEmbedder, Refiner, RefinerConfig, save_refined_embedder
 from core.training_state import (STATE_FILE, UNFINISHED, add_run_arguments, load_state, prefixed, restore_optimizer,
                                  save_state, TrainingProgress, TrainingRun)
 
 VALIDATE_EVERY = 100  # steps between validations (200 images: about 25 s here)
-
-
-@torch.no_grad()
-def validation_mse(embedder: RefinedEmbedder, images: torch.Tensor) -> float:
-    """Mean MSE of G(z) against x on [0, 1] pixels for the refined seeds z of `images` (N, C, H, W)."""
-    return (reconstruct(embedder.generator, embedder(images), embedder.refiner.config.steps) - images).pow(2).mean().item()
 
 
 def learning_rate_factor(step: int, steps: int, warmup_steps: int) -> float:
@@ -100,7 +94,7 @@ def train_refiner(
 
     def keep_best() -> None:
         refiner.eval()
-        mse = validation_mse(embedder, validation_images)
+        mse = evaluate(generator, embedder, validation_images)  # G(z) with the refined seeds z
         refiner.train()
         tqdm.write(f"step {progress.step}: validation MSE {mse:.5f}")
         nonlocal best_state
