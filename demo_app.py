@@ -32,6 +32,7 @@ from core.embedding import HYBRID_ITERATIONS, REFINE_RECIPE, EmbeddingInputError
 from core.image_io import ImageInputError, load_image_file  # noqa: E402
 from core.image_io import pil_to_model_input  # noqa: E402
 from core.images import difference_image, make_grid, seed_to_display, to_pil  # noqa: E402
+from core.inversion_start import shipped_inversion_start  # noqa: E402
 from core.interpolation import interpolate_seeds  # noqa: E402
 from core.projection import project  # noqa: E402
 from core.seed_files import SeedFileError, load_seed_file, save_seed_file  # noqa: E402
@@ -228,6 +229,8 @@ def embed_image(upload: dict | str | None, model_name: str, method_label: str, p
             "network_refined": f"one embedding-network pass, one sampling of its seed ({result.nfe} generator evaluations) and one "
                                "refiner pass"}.get(method, f"{result.nfe} generator (UNet) evaluations")
     start = ""
+    if method == "fixed_point" and shipped_inversion_start(generator) is not None:
+        start = " The first solve started from the learned x0 start (core/inversion_start.py), not a generator evaluation."
     if method == "hybrid":
         start = " Start: the embedding network's seed." if _embedder_for(generator) is not None else " Start: DDIM inversion's seed."
     report = (f"**{method_label}** — PSNR **{result.psnr[0]:.2f} dB**, MSE {result.mse[0]:.2e}, "

@@ -1,7 +1,8 @@
 """Every embedding method on the same fixed Fashion-MNIST test images (the first N of the test
 split): MSE, PSNR, SSIM (scikit-image), seconds per image, network evaluations, and a picture per
 method (rows: original, seed, reconstruction). With --nfe-curve, also PSNR (mean and minimum)
-against NFE for naive DDIM inversion, the fixed fixed-point schedule and the adaptive solver (plain and guarded), as a
+against NFE for naive DDIM inversion, the fixed fixed-point schedule and the adaptive solver (plain, guarded, and guarded
+from the learned x0 start), as a
 table (inversion_nfe.md), a plot (inversion_nfe.png) and the example photos.
 
     python -m benchmarks.embedding                      # all methods, 500 images (descent from random starts: fewer, stated)
@@ -42,8 +43,9 @@ from core.metrics import ssim_per_image
 EMBEDDERS = Path("assets/embedders")
 EXAMPLES = Path("assets/examples")
 TARGET_PSNR = 40.0
-GUARDED_LABEL = "fixed_point (guarded, 40 dB check; default)"
-ADAPTIVE_LABEL = "fixed_point (adaptive, 40 dB check; default before 2026-12-06)"
+GUARDED_LABEL = "fixed_point (guarded, learned x0 start, 40 dB check; default)"
+NAIVE_START_LABEL = "fixed_point (guarded, naive x0 start, 40 dB check; the default before the learned start)"
+ADAPTIVE_LABEL = "fixed_point (adaptive, naive x0 start, 40 dB check; default before 2026-12-06)"
 FIXED_LABEL = "fixed_point (fixed 30 it/step; before)"
 
 
@@ -55,8 +57,9 @@ def method_runs(args) -> list[tuple[str, dict, int]]:
             runs.append(("ddim_inversion", {"method": "ddim_inversion"}, args.images))
         elif name == "fixed_point":
             runs.append((GUARDED_LABEL, {"method": "fixed_point", "fixed_point_mode": "guarded"}, args.images))
-            runs.append((ADAPTIVE_LABEL, {"method": "fixed_point", "fixed_point_mode": "adaptive", "fixed_point_tolerance": DEFAULT_TOLERANCE},
-                         args.images))
+            runs.append((NAIVE_START_LABEL, {"method": "fixed_point", "fixed_point_mode": "guarded", "fixed_point_start": None}, args.images))
+            runs.append((ADAPTIVE_LABEL, {"method": "fixed_point", "fixed_point_mode": "adaptive", "fixed_point_tolerance": DEFAULT_TOLERANCE,
+                                          "fixed_point_start": None}, args.images))
         elif name == "fixed_point_fixed":
             runs.append((FIXED_LABEL, {"method": "fixed_point", "fixed_point_mode": "fixed", "fixed_point_iterations": 30}, args.images))
         elif name == "network":
@@ -90,13 +93,17 @@ def curve_runs(args) -> list[tuple[str, str, dict]]:
     for scale in args.curve_tolerance_scales:
         runs.append(("adaptive, no check", f"tolerance {scale:g}x",
                      {"method": "fixed_point", "fixed_point_mode": "adaptive", "fixed_point_target_psnr": None,
-                      "fixed_point_tolerance": scale * DEFAULT_TOLERANCE}))
+                      "fixed_point_tolerance": scale * DEFAULT_TOLERANCE, "fixed_point_start": None}))
     for scale in args.curve_check_scales:
         runs.append(("adaptive + 40 dB check", f"tolerance {scale:g}x",
-                     {"method": "fixed_point", "fixed_point_mode": "adaptive", "fixed_point_tolerance": scale * DEFAULT_TOLERANCE}))
+                     {"method": "fixed_point", "fixed_point_mode": "adaptive", "fixed_point_tolerance": scale * DEFAULT_TOLERANCE,
+                      "fixed_point_start": None}))
     runs.append(("guarded, no check", "tolerance 1x",
+                 {"method": "fixed_point", "fixed_point_mode": "guarded", "fixed_point_target_psnr": None, "fixed_point_start": None}))
+    runs.append(("guarded + 40 dB check", "tolerance 1x", {"method": "fixed_point", "fixed_point_mode": "guarded", "fixed_point_start": None}))
+    runs.append(("learned start, guarded, no check", "tolerance 1x",
                  {"method": "fixed_point", "fixed_point_mode": "guarded", "fixed_point_target_psnr": None}))
-    runs.append(("guarded + 40 dB check", "tolerance 1x (default)", {"method": "fixed_point", "fixed_point_mode": "guarded"}))
+    runs.append(("learned start, guarded + 40 dB check", "tolerance 1x (default)", {"method": "fixed_point", "fixed_point_mode": "guarded"}))
     return runs
 
 
@@ -171,6 +178,8 @@ def main_table(args, generator, test_images: torch.Tensor, stamp: str, cache: di
             slug += "_fixed_point_start"
         if options.get("fixed_point_mode") in ("fixed", "adaptive"):  # the default (guarded) keeps the plain name
             slug += "_" + options["fixed_point_mode"]
+        elif options.get("method") == "fixed_point" and "fixed_point_start" in options:
+            slug += "_naive_start"
         picture(images, measured["seeds"], measured["reconstructions"], RESULTS / f"embedding_{slug}.png")
         print(rows[-1], flush=True)
     weights = weights_hash(Path(args.checkpoint))
@@ -210,8 +219,9 @@ def nfe_curve(args, generator, test_images: torch.Tensor, cache: dict) -> None:
         print(rows[-1], f"({time.perf_counter() - started:.0f} s)", flush=True)
     examples = example_rows(args, generator)
     check_notes = ""
-    for label, checked, first in (("Default (guarded + check)", ("guarded + 40 dB check", "tolerance 1x (default)"),
-                                   ("guarded, no check", "tolerance 1x")),
+    for label, checked, first in (("Default (learned start, guarded + check)", ("learned start, guarded + 40 dB check", "tolerance 1x (default)"),
+                                   ("learned start, guarded, no check", "tolerance 1x")),
+                                  ("Guarded + check, naive start", ("guarded + 40 dB check", "tolerance 1x"), ("guarded, no check", "tolerance 1x")),
                                   ("Adaptive + check", ("adaptive + 40 dB check", "tolerance 1x"), ("adaptive, no check", "tolerance 1x"))):
         if checked in by_setting and first in by_setting:
             check_notes += solved_again_note(label, by_setting[checked], by_setting[first])
@@ -223,10 +233,13 @@ def nfe_curve(args, generator, test_images: torch.Tensor, cache: dict) -> None:
              "solved again, tighter, from the check's forward pass (round 1: only the states at t >= 0.4; at most 3 rounds, "
              "then by the fixed schedule). Guarded (the default since 2026-12-06): adaptive with the amplification guard (each step's "
              "tolerance divided by the square root of the product of the stretches that the solves of the steps below it measured, "
-             "at least 0.5; core/inversion.py). "
+             "at least 0.5; core/inversion.py). Learned start (the default since 2026-12-06, for generators with a start "
+             "network shipped under assets/inversion-starts): the guarded solver whose first solve, the x0 equation, starts from a "
+             "small network's guess (core/inversion_start.py; its pass is not a generator evaluation and is not counted in NFE, its "
+             "time is in s/image) instead of the naive guess, which costs one evaluation; the other rows start naively. "
              "s/image is wall time on a shared 2-core machine whose load changed during the run; compare NFE. "
              "Plot: benchmarks/results/inversion_nfe.png.\n\n"
-             f"Example photos ({EXAMPLES}/*.png), one at a time as the demo does: fixed_point default (guarded), adaptive, and the fixed schedule:\n\n"
+             f"Example photos ({EXAMPLES}/*.png), one at a time as the demo does: fixed_point default (learned start, guarded), the guarded solver from the naive start, and the fixed schedule:\n\n"
              + markdown_table(examples))
     write_report("inversion_nfe", "Fixed-point inversion: PSNR against network evaluations", args.command, rows, notes)
     plot_curve(points, RESULTS / "inversion_nfe.png")
@@ -237,17 +250,17 @@ def example_rows(args, generator) -> list[dict]:
     for path in sorted(EXAMPLES.glob("*.png")):
         image, _ = load_image_file(path, generator.image_shape)
         new = embed(generator, image[None], "fixed_point")
-        adaptive = embed(generator, image[None], "fixed_point", fixed_point_mode="adaptive")
+        naive = embed(generator, image[None], "fixed_point", fixed_point_start=None)
         old = embed(generator, image[None], "fixed_point", fixed_point_mode="fixed")
         rows.append({"image": path.name, "PSNR (dB)": float(new.psnr[0]), "NFE": new.nfe, "missed 40 dB": bool(new.missed[0]),
-                     "PSNR adaptive (dB)": float(adaptive.psnr[0]), "NFE adaptive": adaptive.nfe,
+                     "PSNR naive start (dB)": float(naive.psnr[0]), "NFE naive start": naive.nfe,
                      "PSNR fixed 30 it/step (dB)": float(old.psnr[0]), "NFE fixed": old.nfe})
     return rows
 
 
 def plot_curve(points: list[tuple[str, float, float, float]], path: Path) -> None:
     """PSNR mean (filled marks, solid) and minimum (open marks, dashed) against NFE, one colour per family."""
-    width, height, left, right, top, bottom = 900, 560, 70, 250, 40, 60
+    width, height, left, right, top, bottom = 1000, 560, 70, 330, 40, 60
     max_nfe = max(nfe for _, nfe, _, _ in points) * 1.05
     max_psnr = max(80.0, max(mean for _, _, mean, _ in points) + 5)
     to_x = lambda nfe: left + (width - left - right) * nfe / max_nfe  # noqa: E731
@@ -268,7 +281,8 @@ def plot_curve(points: list[tuple[str, float, float, float]], path: Path) -> Non
     draw.text((to_x(30) + 4, top + 4), "30 NFE", fill=(110, 110, 110), font=font)
     draw.text((left + 150, height - 25), "network evaluations per image (mean)", fill="black", font=font)
     draw.text((8, top - 28), "PSNR (dB): mean (filled, solid), minimum (open, dashed)", fill="black", font=font)
-    colours = [(31, 119, 180), (214, 39, 40), (44, 160, 44), (148, 103, 189), (255, 127, 14), (140, 86, 75), (227, 119, 194)]
+    colours = [(31, 119, 180), (214, 39, 40), (44, 160, 44), (148, 103, 189), (255, 127, 14), (140, 86, 75), (227, 119, 194),
+               (23, 190, 207)]
     families = list(dict.fromkeys(family for family, *_ in points))
     for index, family in enumerate(families):
         colour = colours[index % len(colours)]

@@ -264,6 +264,7 @@ def load_generator(directory: str | os.PathLike, device: str | torch.device = "c
         load_matching_state(UNet(unet_config), tensors, str(directory / WEIGHTS_NAME), shapes_only=True)
     generator = DiffusionGenerator(unet_config, mean, std)
     load_matching_state(generator.unet, tensors, str(directory / WEIGHTS_NAME))
+    generator.weights_sha256 = weights_hash(directory)  # which trained companions fit it (core.inversion_start)
     generator.float()
     generator.eval()  # important: inference mode for every loaded model
     generator.requires_grad_(False)

@@ -39,6 +39,7 @@ from core.checkpoint import load_generator, weights_hash
 from core.cli_checks import (MAX_BATCH, MAX_STEPS, ArgumentParser, CLIError, check_output_dir, cli_main, float_range, int_range,
                              refuse_overlap)
 from core.embedder import load_embedder, trained_through
+from core.inversion_start import load_inversion_start
 from core.embedding import DESCENT_RECIPE, FIXED_POINT_MODES, METHODS, POLISH_RECIPE, REFINE_RECIPE, embed
 from core.gradient_embedding import ORIGINAL_RECIPE
 from core.image_io import ImageInputError, expand_inputs, load_image_file
@@ -78,6 +79,11 @@ def build_parser() -> ArgumentParser:
                              "123 NFE on average)")
     parser.add_argument("--target-psnr", type=float_range(0.0, 200.0, low_open=True), default=40.0,
                         help="guarded and adaptive fixed_point: images below this PSNR are solved again, tighter (summary.csv's missed_target column)")
+    parser.add_argument("--x0-start", default="auto",
+                        help="guarded and adaptive fixed_point: where the first solve (the x0 equation) starts: auto (default: the "
+                             "learned start shipped for this generator under assets/inversion-starts, else naive), naive (eps at the "
+                             "clean image, one evaluation more and a slower solve: the setting before 2026-12-06) or a start folder "
+                             "(python -m core.inversion_start_training)")
     parser.add_argument("--recipe", choices=["ours", "original"], default="ours",
                         help="gd settings: ours (MAE, cosine lr 5e-2, 300 it) or the article's (MAE + 0.005 mean z^2, lr 1e-2, 1500 it)")
     parser.add_argument("--hybrid-start", choices=["auto", "network", "ddim_inversion", "fixed_point"], default="auto",
@@ -194,7 +200,8 @@ def _embed_images(args, generator, embedder, images: torch.Tensor, progress: tqd
         result = embed(generator, batch, args.method, steps=args.steps, seeds_per_image=args.seeds_per_image, embedder=embedder,
                        descent=descent, hybrid_start=args.hybrid_start,
                        fixed_point_iterations=args.start_iterations if args.method == "hybrid" else args.iterations or 30,
-                       fixed_point_mode=args.fixed_point_mode, fixed_point_target_psnr=args.target_psnr)
+                       fixed_point_mode=args.fixed_point_mode, fixed_point_target_psnr=args.target_psnr,
+                       fixed_point_start=args.fixed_point_start)
         for i in range(len(batch)):  # clones: a view would carry (and gather) its whole batch's storage
             records.append({"seeds": (result.candidates[i] if result.candidates is not None else result.seeds[i : i + 1]).clone(),
                             "seed": result.seeds[i].clone(), "reconstruction": result.reconstructions[i].clone(), "mse": float(result.mse[i]),
@@ -260,6 +267,10 @@ def main(argv: list[str] | None = None) -> int:
 def _run(args, out: Path, rank: int, world: int) -> int:
     """Embed this rank's shard; rank 0 gathers every record and writes what one process would."""
     generator = load_generator(args.checkpoint)
+    if args.x0_start in ("auto", "naive"):
+        args.fixed_point_start = "auto" if args.x0_start == "auto" else None
+    else:  # a folder: checked to be a start trained for this generator
+        args.fixed_point_start = load_inversion_start(args.x0_start, generator)
     # the embedder is loaded (and checked against the generator) only where the method uses it
     uses_embedder = args.method == "network" or (args.method == "hybrid" and args.hybrid_start in ("auto", "network"))
     embedder_path = (args.embedder or (str(DEFAULT_EMBEDDER) if args.method == "network" else None)) if uses_embedder else None

@@ -31,6 +31,7 @@ import torch
 from core.generator import DiffusionGenerator
 from core.gradient_embedding import ORIGINAL_RECIPE, DescentConfig, descend
 from core.inversion import AMPLIFICATION_POWER, DEFAULT_TOLERANCE, ddim_invert, fixed_point_inversion, fixed_point_invert, invert_to_target
+from core.inversion_start import InversionStart, shipped_inversion_start
 
 Method = Literal["gd", "network", "ddim_inversion", "fixed_point", "hybrid"]
 FixedPointMode = Literal["adaptive", "guarded", "fixed"]
@@ -121,6 +122,7 @@ def embed(
     fixed_point_mode: FixedPointMode = "guarded",
     fixed_point_target_psnr: float | None = 40.0,
     fixed_point_tolerance: float = DEFAULT_TOLERANCE,
+    fixed_point_start: InversionStart | Literal["auto"] | None = "auto",
     hybrid_start: HybridStart = "auto",
     random_seed: int = 0,
     progress: Progress | None = None,
@@ -139,7 +141,9 @@ def embed(
     step, each step stopped at `fixed_point_tolerance` times its weight, see core.inversion; with a
     `fixed_point_target_psnr`, images below it are solved again) or "fixed" (the original:
     `fixed_point_iterations` per step, stopping early only once every image is below 1e-6).
-    `missed` flags images below the target.
+    `missed` flags images below the target. `fixed_point_start` (adaptive and guarded): the learned start of
+    the x0 solve (core.inversion_start); "auto" (default) uses the one shipped for this generator if there is
+    one, None the naive start (one evaluation more, and a slower solve).
     """
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; choose one of {list(METHODS)}")
@@ -157,6 +161,8 @@ def embed(
         raise ValueError(f"{method} is deterministic: it gives one seed per image (seeds_per_image=1)")
     if start is not None and (tuple(start.shape) != tuple(images.shape) or not torch.isfinite(start).all()):
         raise EmbeddingInputError(f"start seeds must be finite with the images' shape {tuple(images.shape)}, got {tuple(start.shape)}")
+    if fixed_point_start is not None and fixed_point_start != "auto" and not isinstance(fixed_point_start, InversionStart):
+        raise ValueError(f"fixed_point_start must be 'auto', None or an InversionStart, got {fixed_point_start!r}")
     device = generator.mean.device
     images = images.to(device)
     start = start.float().to(device) if start is not None else None
@@ -171,14 +177,19 @@ def embed(
     elif method == "fixed_point":
         report = (lambda done, total: progress(done, total, "inverting steps")) if progress else None
         amplification_power = AMPLIFICATION_POWER if fixed_point_mode == "guarded" else 0.0
+        x0_start = shipped_inversion_start(generator, steps) if fixed_point_start == "auto" else fixed_point_start
+        if x0_start is not None and fixed_point_start != "auto":
+            x0_start.check_fits(generator, steps)
+        use_x0_start = x0_start is not None and fixed_point_mode != "fixed" and start is None
         with torch.no_grad():
+            x0_eps = x0_start(normalized) if use_x0_start else None
             if fixed_point_mode == "fixed":
                 seeds, nfe = fixed_point_invert(generator.unet, normalized, steps, fixed_point_iterations, start=start,
                                                 progress=report, tolerance=None)
             elif fixed_point_target_psnr is None:
                 inversion = fixed_point_inversion(generator.unet, normalized, steps, tolerance=fixed_point_tolerance,
                                                   iterations=fixed_point_iterations, start=start,
-                                                  amplification_power=amplification_power, progress=report)
+                                                  amplification_power=amplification_power, x0_eps=x0_eps, progress=report)
                 seeds, nfe_per_image = inversion.seeds, inversion.nfe
             else:
                 def check(generated: torch.Tensor, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -188,7 +199,7 @@ def embed(
                 target_mse = 10.0 ** (-float(fixed_point_target_psnr) / 10.0)
                 inversion = invert_to_target(generator.unet, normalized, check, target_mse, steps, tolerance=fixed_point_tolerance,
                                              iterations=fixed_point_iterations, start=start,
-                                             amplification_power=amplification_power, progress=progress)
+                                             amplification_power=amplification_power, x0_eps=x0_eps, progress=progress)
                 seeds, nfe_per_image, reconstructions = inversion.seeds, inversion.nfe, inversion.outputs
         if nfe_per_image is not None:
             nfe = int(nfe_per_image.max())

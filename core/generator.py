@@ -25,6 +25,7 @@ class DiffusionGenerator(nn.Module):
         self.unet = UNet(config)
         self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).reshape(1, -1, 1, 1))
         self.register_buffer("std", torch.tensor(std, dtype=torch.float32).reshape(1, -1, 1, 1))
+        self.weights_sha256 = ""  # the content hash of the weights it was loaded from (core.checkpoint.load_generator)
 
     @property
     def image_shape(self) -> tuple[int, int, int]:

@@ -284,6 +284,40 @@ def solve_per_image(
             stretch)
 
 
+def solve_x0(
+    denoiser: Denoiser,
+    images: torch.Tensor,
+    steps: int = 10,
+    *,
+    tolerance: float = DEFAULT_TOLERANCE,
+    iterations: int = DEFAULT_ITERATIONS,
+    memory: int = 5,
+    x0_eps: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Solve only the x0 equation y = s x + n eps(y) at t_{S-1}: normalized images (N, C, H, W) ->
+    (eps at each image's best evaluated iterate (N, C, H, W), its image error |r|_rms / s (N,), evaluations (N,)).
+
+    Each image stops at tolerance * FIRST_STEP_WEIGHT (the first solve's tolerance in `fixed_point_inversion`),
+    from `x0_eps` if given, else from the naive guess (whose evaluation is counted). The solution is the target a
+    learned start learns (core.inversion_start_training) and the yardstick of its validation.
+    """
+    times = step_times(steps).tolist()[:-1]
+    noise_rate, signal_rate = _rates(times[-1], images)
+    base = signal_rate * images
+    evaluations = torch.zeros(images.shape[0], dtype=torch.long, device=images.device)
+    if x0_eps is None:
+        x0_eps = _eps(denoiser, images, _rates(0.0, images)[0])
+        evaluations += 1
+
+    def fixed_map(v: torch.Tensor, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        eps = _eps(denoiser, v, noise_rate)
+        return base[index] + noise_rate * eps, eps
+
+    limit = torch.full((images.shape[0],), FIRST_STEP_WEIGHT * tolerance * signal_rate, device=images.device)
+    _, _, eps, residual, used, _ = solve_per_image(fixed_map, base + noise_rate * x0_eps, limit, iterations, memory)
+    return eps, residual / signal_rate, evaluations + used
+
+
 def fixed_point_inversion(
     denoiser: Denoiser,
     images: torch.Tensor,
@@ -300,6 +334,7 @@ def fixed_point_inversion(
     solve_from: int | None = None,
     kept: Sequence[torch.Tensor] | None = None,
     amplification_power: float = 0.0,
+    x0_eps: torch.Tensor | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> Inversion:
     """Adaptive fixed-point inversion: normalized images (N, C, H, W) -> Inversion (seeds, per-image NFE).
@@ -316,7 +351,9 @@ def fixed_point_inversion(
     holds); the other steps' step_nfe are 0. `amplification_power` > 0 turns on the amplification
     guard (module docstring): each tolerance divided by max(AMPLIFICATION_FLOOR, product of the
     stretches of the steps solved before it) to this power, and the x0 solve returns its best
-    evaluated iterate; 0 (default) leaves the tolerances as they are.
+    evaluated iterate; 0 (default) leaves the tolerances as they are. `x0_eps` (N, C, H, W): a guess of eps
+    at the x0 equation's solution (a learned start, core.inversion_start), which starts that solve at no
+    evaluation instead of the naive guess (1 evaluation); the solve still stops only at its tolerance.
     """
     if tolerance <= 0 or iterations < 1:
         raise ValueError(f"tolerance must be > 0 and iterations >= 1, got {tolerance} and {iterations}")
@@ -329,6 +366,9 @@ def fixed_point_inversion(
     top = len(times) - 1 if solve_from is None else solve_from
     if not 0 <= top < len(times) or (top < len(times) - 1 and (kept is None or starts is None)):
         raise ValueError(f"solve_from must be in 0..{len(times) - 1} and needs `kept` and `starts` below {len(times) - 1}, got {solve_from}")
+    if x0_eps is not None and (tuple(x0_eps.shape) != tuple(images.shape) or start is not None or starts is not None
+                               or not torch.isfinite(x0_eps).all()):
+        raise ValueError(f"x0_eps must be finite with the images' shape {tuple(images.shape)} and exclude `start` and `starts`")
     if start_eps is not None and (starts is None or start is not None):
         raise ValueError("start_eps are the eps at `starts`: give `starts`, and no `start`")
     for name, given in (("starts", starts), ("start_eps", start_eps), ("kept", kept)):
@@ -356,6 +396,8 @@ def fixed_point_inversion(
             base, coefficient = (signal_rate / next_signal) * x_next, noise_rate - signal_rate * next_noise / next_signal
         if starts is not None:
             initial = starts[j]
+        elif order == 0 and x0_eps is not None:  # the learned guess: no evaluation
+            initial = base + coefficient * x0_eps
         elif order == 0:  # the naive guess: eps at the clean image, noise level of t = 0 (1 evaluation)
             initial = base + coefficient * _eps(denoiser, images, _rates(0.0, images)[0])
             nfe += 1
@@ -402,6 +444,7 @@ def invert_to_target(
     warm_start: WarmStart = "extrapolate",
     start: torch.Tensor | None = None,
     amplification_power: float = 0.0,
+    x0_eps: torch.Tensor | None = None,
     progress: Callable[[int, int, str], None] | None = None,
 ) -> Inversion:
     """Adaptive inversion with a guarantee: check every seed, re-solve only the images above `target`.
@@ -420,14 +463,14 @@ def invert_to_target(
     `outputs` returns it (as the check reports it). `progress(done, total, stage)` follows the steps
     of the first solve and of each re-solve, `stage` saying which. `amplification_power`: the
     amplification guard of every solve (`fixed_point_inversion`; a re-solve's guard counts only the
-    stretches of the steps it solves).
+    stretches of the steps it solves). `x0_eps`: the first solve's learned x0 start (`fixed_point_inversion`).
     """
     def staged(stage: str) -> Callable[[int, int], None] | None:
         return (lambda done, total: progress(done, total, stage)) if progress else None
 
     inversion = fixed_point_inversion(denoiser, images, steps, tolerance=tolerance, iterations=iterations,
                                       memory=memory, warm_start=warm_start, start=start, amplification_power=amplification_power,
-                                      progress=staged("inverting steps"))
+                                      x0_eps=x0_eps, progress=staged("inverting steps"))
     index = torch.arange(images.shape[0], device=images.device)
     forward = forward_pass(denoiser, inversion.seeds, steps)
     error, outputs = check(forward.output, index)

@@ -188,6 +188,31 @@ def test_embed_fixed_point_modes_report_nfe_per_image(tmp_path, checkpoint, tiny
         embed_main([good, "--out", str(tmp_path / "x"), "--checkpoint", checkpoint, "--fixed-point-mode", "fast"])
 
 
+def test_embed_x0_start_option(tmp_path, checkpoint, capsys):
+    """--x0-start: auto (nothing shipped for this generator: naive), naive, a start folder trained for the generator
+    (its first solve starts at no evaluation), and a clear refusal of a start made for other weights."""
+    from core.checkpoint import weights_hash
+    from core.inversion_start import InversionStart, InversionStartConfig, save_inversion_start
+    from tests.conftest import make_tiny_generator
+
+    make_inputs(tmp_path / "in", checkpoint)
+    good = str(tmp_path / "in" / "array.npy")
+    for name, hash_ in (("mine", weights_hash(checkpoint)), ("theirs", weights_hash(save_generator(make_tiny_generator(1), tmp_path / "g1")))):
+        save_inversion_start(InversionStart(InversionStartConfig(image_size=8, unet_widths=[8, 16], generator_weights=hash_)),
+                             tmp_path / name)
+    rows = {}
+    for option in ["auto", "naive", str(tmp_path / "mine")]:
+        out = tmp_path / f"out_{len(rows)}"
+        assert embed_main([good, "--out", str(out), "--checkpoint", checkpoint, "--x0-start", option, "--target-psnr", "35"]) == 0
+        rows[option] = list(csv.DictReader(open(out / "summary.csv")))[0]
+    assert rows["auto"] == {**rows["naive"], "seconds": rows["auto"]["seconds"]}
+    learned = rows[str(tmp_path / "mine")]  # an untrained start network: a poor start, but the solve still stops at its tolerance
+    assert learned["name"] == rows["naive"]["name"] and int(learned["nfe"]) >= 10
+    assert embed_main([good, "--out", str(tmp_path / "refused"), "--checkpoint", checkpoint, "--x0-start", str(tmp_path / "theirs")]) == 2
+    assert "other generator weights" in capsys.readouterr().err
+    assert not (tmp_path / "refused").exists()
+
+
 def test_embed_refuses_an_embedder_trained_for_other_weights(tmp_path, checkpoint, tiny_generator, capsys):
     """An embedder records the generator weights it was trained through; another generator of the same shape gets a
     clear refusal (its seeds would silently miss: 13.3 dB instead of 26.0 dB on the example test images, shipped pair)."""
