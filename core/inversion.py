@@ -295,7 +295,8 @@ def solve_x0(
     x0_eps: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Solve only the x0 equation y = s x + n eps(y) at t_{S-1}: normalized images (N, C, H, W) ->
-    (eps at each image's best evaluated iterate (N, C, H, W), its image error |r|_rms / s (N,), evaluations (N,)).
+    ((y - s x) / n at each image's best evaluated iterate y (N, C, H, W): the x0_eps that starts a solve exactly there,
+    its image error |r|_rms / s (N,), evaluations (N,)).
 
     Each image stops at tolerance * FIRST_STEP_WEIGHT (the first solve's tolerance in `fixed_point_inversion`),
     from `x0_eps` if given, else from the naive guess (whose evaluation is counted). The solution is the target a
@@ -314,8 +315,8 @@ def solve_x0(
         return base[index] + noise_rate * eps, eps
 
     limit = torch.full((images.shape[0],), FIRST_STEP_WEIGHT * tolerance * signal_rate, device=images.device)
-    _, _, eps, residual, used, _ = solve_per_image(fixed_map, base + noise_rate * x0_eps, limit, iterations, memory)
-    return eps, residual / signal_rate, evaluations + used
+    _, best, _, residual, used, _ = solve_per_image(fixed_map, base + noise_rate * x0_eps, limit, iterations, memory)
+    return (best - base) / noise_rate, residual / signal_rate, evaluations + used
 
 
 def fixed_point_inversion(

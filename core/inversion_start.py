@@ -73,10 +73,12 @@ class InversionStart(nn.Module):
         if self.image_shape != generator.image_shape:
             raise ValueError(f"the inversion start is for images {self.image_shape}, the generator makes {generator.image_shape}")
         if steps != self.config.steps:
-            raise ValueError(f"the inversion start was trained for the x0 equation of {self.config.steps} sampler steps, not {steps}")
+            raise ValueError(f"the inversion start was trained for the x0 equation of {self.config.steps} sampler steps, "
+                             f"not {steps}")
         known = getattr(generator, "weights_sha256", "")
         if self.config.generator_weights and known and known != self.config.generator_weights:
-            raise ValueError(f"the inversion start was trained for other generator weights ({self.config.generator_weights[:12]}) "
+            raise ValueError("the inversion start was trained for other generator weights "
+                             f"({self.config.generator_weights[:12]}) "
                              f"than these ({known[:12]}): train one for them (python -m core.inversion_start_training)")
 
 

@@ -36,6 +36,7 @@ from core.training_state import (STATE_FILE, UNFINISHED, add_run_arguments, load
 
 TARGETS_FILE = "x0_targets.safetensors"
 TARGET_TOLERANCE = 0.25  # targets are solved to this fraction of the default tolerance
+TARGET_ITERATIONS = 25  # the most evaluations per target solve (they take about 16)
 TARGET_BATCH = 200  # images per chunk of target solves
 VALIDATE_EVERY = 250
 
@@ -51,7 +52,8 @@ def solve_targets(generator, images: torch.Tensor, steps: int, path: Path, run: 
             return None
         chunk = images[done:done + TARGET_BATCH]
         with torch.no_grad():
-            eps, _, _ = solve_x0(generator.unet, generator.normalize(chunk), steps, tolerance=TARGET_TOLERANCE * DEFAULT_TOLERANCE)
+            eps, _, _ = solve_x0(generator.unet, generator.normalize(chunk), steps,
+                                 tolerance=TARGET_TOLERANCE * DEFAULT_TOLERANCE, iterations=TARGET_ITERATIONS)
         solved.append(eps.half())
         done += len(chunk)
         save_tensors(path, {f"chunk{i:04d}": t for i, t in enumerate(solved)})
@@ -78,7 +80,8 @@ def train_inversion_start(
     torch.manual_seed(seed)
     generator = load_generator(generator_path)
     c, size, _ = generator.image_shape
-    config = InversionStartConfig(channels=c, image_size=size, unet_widths=list(unet_widths or InversionStartConfig().unet_widths),
+    widths = list(unet_widths or InversionStartConfig().unet_widths)
+    config = InversionStartConfig(channels=c, image_size=size, unet_widths=widths,
                                   unet_block_depth=unet_block_depth, steps=sampler_steps,
                                   generator_weights=weights_hash(generator_path))
     start = InversionStart(config)
@@ -115,7 +118,8 @@ def train_inversion_start(
 
     with TrainingRun(max_steps, save_every_minutes) as run:
         targets = solve_targets(generator, train_images, sampler_steps, out_dir / TARGETS_FILE, run)
-        validation_targets = solve_targets(generator, validation_images, sampler_steps, out_dir / ("validation_" + TARGETS_FILE), run)
+        validation_targets = solve_targets(generator, validation_images, sampler_steps, out_dir / ("validation_" + TARGETS_FILE),
+                                           run)
         if targets is None or validation_targets is None:
             tqdm.write(f"stopped while solving targets; the same command continues from {out_dir}")
             return {**log, "unfinished": {"step": 0, "state": str(out_dir / TARGETS_FILE)}}
@@ -155,7 +159,8 @@ def train_inversion_start(
         bar.close()
     start.load_state_dict(best_state)
     start.eval()
-    learned, naive = x0_evaluations(generator, start, validation_images, sampler_steps), x0_evaluations(generator, None, validation_images, sampler_steps)
+    learned = x0_evaluations(generator, start, validation_images, sampler_steps)
+    naive = x0_evaluations(generator, None, validation_images, sampler_steps)
     log["x0_evaluations"] = {"learned_mean": round(learned.float().mean().item(), 3), "learned_max": int(learned.max()),
                              "naive_mean": round(naive.float().mean().item(), 3), "naive_max": int(naive.max()),
                              "images": f"the last {eval_images} training images (held out)"}
@@ -172,7 +177,8 @@ def train_inversion_start(
 def main(argv: list[str] | None = None) -> int:
     parser = ArgumentParser(prog="python -m core.inversion_start_training", description=__doc__)
     parser.add_argument("--generator", "--checkpoint", dest="generator", default="assets/fashion", help="generator folder")
-    parser.add_argument("--out", required=True, help="folder of the start (and of the targets and resumable state while it trains)")
+    parser.add_argument("--out", required=True,
+                        help="folder of the start (and of the targets and resumable state while it trains)")
     parser.add_argument("--dataset", default="fashion", choices=["fashion", "digits"])
     parser.add_argument("--images", type=positive_int, default=8000, help="training images whose x0 equation is solved")
     parser.add_argument("--steps", type=positive_int, default=3000, help="optimizer steps")
@@ -183,7 +189,8 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"channels per level (default {InversionStartConfig().unet_widths})")
     parser.add_argument("--unet-block-depth", type=int_range(1, 8), default=1, help="residual blocks per level")
     parser.add_argument("--eval-images", type=int_range(1, 10_000), default=200, help="training images held out for validation")
-    parser.add_argument("--sampler-steps", type=int_range(2, 1000), default=10, help="the sampler steps whose x0 equation it learns")
+    parser.add_argument("--sampler-steps", type=int_range(2, 1000), default=10,
+                        help="the sampler steps whose x0 equation it learns")
     parser.add_argument("--seed", type=int_range(0, 2**31 - 1), default=0)
     add_run_arguments(parser)
     args = parser.parse_args(argv)
@@ -191,8 +198,8 @@ def main(argv: list[str] | None = None) -> int:
     refuse_overlap([Path(args.generator) / name for name in ("config.json", "model.safetensors")],
                    [out / "config.json", out / "model.safetensors"])
     log = train_inversion_start(args.generator, args.out, args.images, args.steps, args.batch, args.lr, args.warmup_steps,
-                                args.unet_widths, args.unet_block_depth, args.eval_images, args.sampler_steps, args.seed, args.dataset,
-                                args.max_steps, args.save_every_minutes)
+                                args.unet_widths, args.unet_block_depth, args.eval_images, args.sampler_steps, args.seed,
+                                args.dataset, args.max_steps, args.save_every_minutes)
     log["command"] = "python -m core.inversion_start_training " + " ".join(argv if argv is not None else sys.argv[1:])
     print(json.dumps(log, indent=2))
     return UNFINISHED if "unfinished" in log else 0

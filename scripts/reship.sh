@@ -20,7 +20,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export GRADIO_ANALYTICS_ENABLED=False STREAMLIT_BROWSER_GATHER_USAGE_STATS=false HF_HUB_OFFLINE=1
 PY=.venv/bin/python
-NEXT_STEPS=(sample-quality sampler-steps unet-embedder refined-embedder conv3-embedder directions study)
+NEXT_STEPS=(sample-quality sampler-steps unet-embedder refined-embedder conv3-embedder inversion-start directions study)
 # embedding and applications first: they hold the numbers the switch was for (inversion NFE, embedder MSE, directions)
 AFTER_STEPS=(embedding applications embedding-descent quality-trend speed demo-load where-lost clouds readme)
 UNET_EMBEDDER=${UNET_EMBEDDER_ARGS:-"--unet-widths 64 128 256 --pairs 20000 --warm-steps 3000 --finetune-steps 3000 --finetune-lr 3e-4"}
@@ -40,6 +40,8 @@ run_next_step() {
         conv3-embedder)
             $PY -m core.embedder_training --generator $g --architecture conv3 --out assets/next/embedders/fashion-conv3 \
                 --pairs 20000 --pairs-cache runs/pairs-next.safetensors --warm-steps 1500 --finetune-steps 300 --finetune-lr 3e-4 ;;
+        inversion-start)  # the learned start of fixed-point inversion's x0 solve, found by the generator's weights
+            $PY -m core.inversion_start_training --generator $g --out assets/next/inversion-starts/fashion ;;
         directions)
             $PY -m core.directions --generator $g --embedder assets/next/embedders/fashion-unet --out $g/directions.safetensors ;;
         study)

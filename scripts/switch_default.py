@@ -8,8 +8,11 @@ generator it is: fashion-small for the 66-minute one, fashion-distilled-5 for th
 and, where the old default has a twin, assets/fashion-twin -> assets/NAME-twin (the study's same-recipe
 pair); then assets/next/fashion -> assets/fashion, assets/next/embedders/* -> assets/embedders/*, assets/next/study ->
 assets/study (the old default's embedders and study are removed: they were made for weights that no
-longer ship as the default, and git keeps them). Benchmark results and the moved study's summary
-are records of particular weights, so the paths in them follow the weights to their new names.
+longer ship as the default, and git keeps them). The learned inversion starts follow their generators:
+assets/inversion-starts/fashion -> assets/inversion-starts/NAME (it still serves the retired generator, found by its
+weights), and assets/next/inversion-starts/fashion -> assets/inversion-starts/fashion where phase 1 made one. Benchmark
+results and the moved study's summary are records of particular weights, so the paths in them follow the weights to
+their new names.
 """
 
 from __future__ import annotations
@@ -97,11 +100,18 @@ def switch(root: Path, retire_as: str) -> tuple[list[Path], bool]:
         (next_ / "embedders" / name).rename(assets / "embedders" / name)
     shutil.rmtree(assets / "study", ignore_errors=True)
     (next_ / "study").rename(assets / "study")
+    starts = assets / "inversion-starts"
+    if (starts / "fashion").is_dir() and not (starts / retire_as).exists():
+        (starts / "fashion").rename(starts / retire_as)
+    if (next_ / "inversion-starts" / "fashion").is_dir():
+        starts.mkdir(exist_ok=True)
+        (next_ / "inversion-starts" / "fashion").rename(starts / "fashion")
     shutil.rmtree(next_)
     records = [*sorted((root / "benchmarks" / "results").glob("*.json")), *sorted((root / "benchmarks" / "results").glob("*.md")),
                assets / "study" / "study.json", assets / "study" / "report.md", assets / "study" / "findings.md",
                *(assets / name / "config.json" for name in ("fashion", retire_as, f"{retire_as}-twin")),
-               *(assets / "embedders" / name / "config.json" for name in EMBEDDERS)]
+               *(assets / "embedders" / name / "config.json" for name in EMBEDDERS),
+               *(assets / "inversion-starts" / name / "config.json" for name in ("fashion", retire_as))]
     rewritten = []
     for path in records:
         if not path.is_file():

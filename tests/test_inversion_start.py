@@ -9,7 +9,8 @@ import core.inversion_start as inversion_start
 from core.checkpoint import CheckpointError, load_generator, save_generator, weights_hash
 from core.embedding import embed, reconstruct
 from core.inversion import FIRST_STEP_WEIGHT, fixed_point_inversion, invert_to_target, solve_x0
-from core.inversion_start import InversionStart, InversionStartConfig, load_inversion_start, save_inversion_start, shipped_inversion_start
+from core.inversion_start import (InversionStart, InversionStartConfig, load_inversion_start, save_inversion_start,
+                                  shipped_inversion_start)
 from core.inversion_start_training import main
 from core.seeds import seeded_noise
 from tests.test_inversion import CountingDenoiser
@@ -89,8 +90,10 @@ def test_embed_uses_the_given_start_and_the_check_still_guards(tiny_generator, n
     auto = embed(tiny_generator, images, "fixed_point")  # nothing is shipped for a random generator: the naive start
     assert torch.equal(auto.seeds, naive.seeds) and torch.equal(auto.nfe_per_image, naive.nfe_per_image)
     counter = CountingDenoiser(tiny_generator.unet)
-    inversion = invert_to_target(counter, normalized, lambda made, index: ((made - normalized[index]).pow(2).flatten(1).mean(1), made),
-                                 target=1e-6, steps=10, amplification_power=0.5, x0_eps=exact)
+    def check(made, index):
+        return (made - normalized[index]).pow(2).flatten(1).mean(1), made
+
+    inversion = invert_to_target(counter, normalized, check, target=1e-6, steps=10, amplification_power=0.5, x0_eps=exact)
     assert int(inversion.nfe.sum()) == counter.rows - 10 * len(normalized)  # every evaluation but the final G(z)
 
 
@@ -116,7 +119,8 @@ def test_an_interrupted_run_continues_to_the_same_start(tmp_path, tiny_generator
     common = ["--generator", str(generator_path), "--steps", "6", *TINY]
     assert main([*common, "--out", str(tmp_path / "whole")]) == 0
     assert main([*common, "--out", str(tmp_path / "parts"), "--max-steps", "3"]) == UNFINISHED
-    assert (tmp_path / "parts" / "train_state.safetensors").is_file() and (tmp_path / "parts" / "x0_targets.safetensors").is_file()
+    assert (tmp_path / "parts" / "train_state.safetensors").is_file()
+    assert (tmp_path / "parts" / "x0_targets.safetensors").is_file()
     assert main([*common, "--out", str(tmp_path / "parts")]) == 0
     whole, parts = (load_inversion_start(tmp_path / name) for name in ("whole", "parts"))
     for a, b in zip(whole.state_dict().values(), parts.state_dict().values()):

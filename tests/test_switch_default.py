@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from core.checkpoint import save_generator, save_tensors, weights_hash
+from core.inversion_start import InversionStart, InversionStartConfig, save_inversion_start
 from tests.conftest import make_tiny_generator
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -48,6 +49,10 @@ def _tree(root: Path, directions_generator: str | None = None) -> None:
          "generator_weights": new, "embedder_weights": unet}))
     (assets / "next" / "study" / "findings.md").write_text(
         "`python -m core.study examples --checkpoint assets/next/fashion --out assets/next/study` (generator `assets/next/fashion`)\n")
+    for folder, generator in (("inversion-starts/fashion", "fashion"), ("next/inversion-starts/fashion", "next/fashion")):
+        config = InversionStartConfig(image_size=8, unet_widths=[8, 16], generator_weights=weights_hash(assets / generator))
+        start = InversionStart(config)
+        save_inversion_start(start, assets / folder, {"training": {"generator": f"assets/{generator}"}})
     results = root / "benchmarks" / "results"
     results.mkdir(parents=True)
     (results / "sample_quality.md").write_text("| `assets/fashion` | `assets/fashion-wide` | `assets/next/fashion` | assets/fashion/directions.safetensors |\n")
@@ -71,6 +76,12 @@ def test_the_switch_moves_next_into_place_and_relabels_the_records(tmp_path):
     assert weights_hash(assets / "fashion-small") == hashes["fashion"]
     assert weights_hash(assets / "fashion-small-twin") == hashes["fashion-twin"]
     assert made_with(assets / "fashion", assets / "embedders", assets / "study") == []  # the old default's embedder is gone
+    starts = assets / "inversion-starts"  # each learned start follows its generator, and its record says so
+    assert sorted(path.name for path in starts.iterdir()) == ["fashion", "fashion-small"]
+    for name in ("fashion", "fashion-small"):
+        config = json.loads((starts / name / "config.json").read_text())
+        assert config["inversion_start"]["generator_weights"] == weights_hash(assets / name)
+        assert config["training"]["generator"] == f"assets/{name}"
     assert (tmp_path / "benchmarks" / "results" / "sample_quality.md").read_text() == (
         "| `assets/fashion-small` | `assets/fashion-wide` | `assets/fashion` | assets/fashion-small/directions.safetensors |\n")
     # the shipped-models table is rebuilt: a row for the new default and one for the retired one under its new name
