@@ -39,10 +39,10 @@ from core.checkpoint import load_generator, weights_hash
 from core.cli_checks import (MAX_BATCH, MAX_STEPS, ArgumentParser, CLIError, check_output_dir, cli_main, float_range, int_range,
                              refuse_overlap)
 from core.embedder import load_embedder, trained_through
-from core.inversion_start import load_inversion_start
 from core.embedding import DESCENT_RECIPE, FIXED_POINT_MODES, METHODS, POLISH_RECIPE, REFINE_RECIPE, embed
 from core.gradient_embedding import ORIGINAL_RECIPE
 from core.image_io import ImageInputError, expand_inputs, load_image_file
+from core.inversion_start import load_inversion_start
 from core.images import to_pil
 from core.sample import DEFAULT_CHECKPOINT
 from core.seed_files import save_seed_file

@@ -11,10 +11,11 @@ Methods
 - "fixed_point": each DDIM step inverted by Anderson-accelerated fixed-point iteration. Default
   "guarded": each image stops each step at a tolerance, divided by how much the sampler steps below
   it stretch a deviation (as their own solves measured: the amplification guard of core.inversion);
-  G(z) is checked and only the images below `fixed_point_target_psnr` are solved again
-  (core.inversion.invert_to_target; 25.3 NFE per image on average on the shipped model, every
-  benchmark test image >= 40 dB); "adaptive": the same without the guard (26.3 NFE, more images
-  solved again; docs/inversion.md); "fixed": the original
+  the first solve (the x0 equation) starts from the learned start shipped for the generator, if any
+  (core.inversion_start); G(z) is checked and only the images below `fixed_point_target_psnr` are
+  solved again (core.inversion.invert_to_target; every benchmark test image >= 40 dB, the README's
+  NFE table); "adaptive": the same without the guard (more images solved again; docs/inversion.md);
+  "fixed": the original
   schedule of `fixed_point_iterations` (30) iterations per step for the whole batch, stopping early
   only once every image is below 1e-6 (123 NFE on average);
 - "hybrid": a network (or DDIM-inversion) start refined by a few descent steps.

@@ -53,6 +53,9 @@ def test_embed_fixed_point_and_seed_file_round_trip(client, tmp_path):
     assert Image.open(reconstruction).size == Image.open(original).size == (224, 224)
     psnr = float(report.split("PSNR **")[1].split(" dB")[0])
     assert psnr > 30, report
+    assert "started from the learned x0 start" in report  # shipped for the Fashion-MNIST generator (assets/inversion-starts)
+    digits = client.predict(example, "digits", "fixed point (near-exact)", api_name="/embed")[3]
+    assert "learned x0 start" not in digits and "generator (UNet) evaluations" in digits  # none for digits: the naive start
     seeds = np.load(seed_file)
     assert seeds.shape == (1, 1, 28, 28) and np.isfinite(seeds).all()
     grid = client.predict("fashion", handle_file(seed_file), 10, api_name="/generate_from_file")
