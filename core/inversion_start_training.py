@@ -31,8 +31,8 @@ from core.data import load_dataset
 from core.inversion import DEFAULT_TOLERANCE, solve_x0
 from core.inversion_start import InversionStart, InversionStartConfig, save_inversion_start
 from core.refiner_training import learning_rate_factor
-from core.training_state import (STATE_FILE, UNFINISHED, add_run_arguments, load_state, prefixed, restore_optimizer, save_state,
-                                 TrainingProgress, TrainingRun)
+from core.training_state import (STATE_FILE, UNFINISHED, add_run_arguments, load_state, prefixed, restore_optimizer, run_steps,
+                                 save_state, TrainingProgress, TrainingRun)
 
 TARGETS_FILE = "x0_targets.safetensors"
 TARGET_TOLERANCE = 0.25  # targets are solved to this fraction of the default tolerance
@@ -138,24 +138,14 @@ def train_inversion_start(
 
         bar = tqdm(total=steps, initial=progress.step, desc="inversion start: MSE to the solved eps")
         start.train()
-        while progress.step < steps:
-            if run.should_stop(progress.step):
-                save()
-                tqdm.write(f"stopped at step {progress.step}; the same command continues from {state_path}")
-                return {**log, "unfinished": {"step": progress.step, "state": str(state_path)}}
+
+        def loss() -> torch.Tensor:
             index = torch.randint(0, len(train_images), (batch,))
-            loss = (start(normalized_train[index]) - targets[index].float()).pow(2).mean()
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            scheduler.step()
-            progress.step += 1
-            bar.update(1)
-            bar.set_postfix(mse=f"{loss.item():.4f}")
-            if progress.step % VALIDATE_EVERY == 0 or progress.step == steps:
-                keep_best()
-            if run.time_to_save():
-                save()
+            return (start(normalized_train[index]) - targets[index].float()).pow(2).mean()
+
+        if not run_steps(run, progress, steps, loss, optimizer, scheduler, bar, VALIDATE_EVERY, keep_best, save):
+            tqdm.write(f"stopped at step {progress.step}; the same command continues from {state_path}")
+            return {**log, "unfinished": {"step": progress.step, "state": str(state_path)}}
         bar.close()
     start.load_state_dict(best_state)
     start.eval()

@@ -30,7 +30,7 @@ from core.embedder_training import evaluate
 from core.gradient_embedding import generate_differentiable
 from core.refiner import RefinedEmbedder, Refiner, RefinerConfig, save_refined_embedder
 from core.training_state import (STATE_FILE, UNFINISHED, add_run_arguments, load_state, prefixed, restore_optimizer,
-                                 save_state, TrainingProgress, TrainingRun)
+                                 run_steps, save_state, TrainingProgress, TrainingRun)
 
 VALIDATE_EVERY = 100  # steps between validations (200 images: about 25 s here)
 
@@ -107,26 +107,14 @@ def train_refiner(
             keep_best()
             log["base_validation_mse"] = progress.best_mse
         bar = tqdm(total=steps, initial=progress.step, desc="refiner: MSE(G(z1 + R), x)")
-        while progress.step < steps:
-            if run.should_stop(progress.step):
-                save()
-                if run.requested:
-                    tqdm.write("signal received: the state is saved")
-                tqdm.write(f"stopped at step {progress.step}; the same command continues from {state_path}")
-                return {**log, "unfinished": {"step": progress.step, "state": str(state_path)}}
+
+        def loss() -> torch.Tensor:
             images = train_images[torch.randint(0, len(train_images), (batch,))]
-            loss = (generate_differentiable(generator, embedder(images), config.steps, checkpointing) - images).pow(2).mean()
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            scheduler.step()
-            progress.step += 1
-            bar.update(1)
-            bar.set_postfix(mse=f"{loss.item():.4f}")
-            if progress.step % VALIDATE_EVERY == 0 or progress.step == steps:
-                keep_best()
-            if run.time_to_save():
-                save()
+            return (generate_differentiable(generator, embedder(images), config.steps, checkpointing) - images).pow(2).mean()
+
+        if not run_steps(run, progress, steps, loss, optimizer, scheduler, bar, VALIDATE_EVERY, keep_best, save):
+            tqdm.write(f"stopped at step {progress.step}; the same command continues from {state_path}")
+            return {**log, "unfinished": {"step": progress.step, "state": str(state_path)}}
         bar.close()
     refiner.load_state_dict(best_state)
     log["total_minutes"] = minutes()

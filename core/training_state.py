@@ -10,9 +10,11 @@ import json
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import torch
 from torch import nn
+from tqdm import tqdm
 
 from core.checkpoint import load_tensors, read_metadata, save_tensors
 from core.cli_checks import positive_float, positive_int
@@ -101,6 +103,32 @@ class TrainingRun(StopSignal):
             return False
         self.last_save = time.time()
         return True
+
+
+def run_steps(run: TrainingRun, progress: TrainingProgress, steps: int, loss: Callable[[], torch.Tensor],
+              optimizer: torch.optim.Optimizer, scheduler, bar: tqdm, validate_every: int, validate: Callable[[], None],
+              save: Callable[[], None]) -> bool:
+    """Optimizer steps on `loss()` until `progress.step` reaches `steps`, validating every `validate_every` steps and at
+    the end, saving when `run` says it is time; False if the run was asked to stop first (its state saved)."""
+    while progress.step < steps:
+        if run.should_stop(progress.step):
+            save()
+            if run.requested:
+                tqdm.write("signal received: the state is saved")
+            return False
+        value = loss()
+        optimizer.zero_grad(set_to_none=True)
+        value.backward()
+        optimizer.step()
+        scheduler.step()
+        progress.step += 1
+        bar.update(1)
+        bar.set_postfix(mse=f"{value.item():.4f}")
+        if progress.step % validate_every == 0 or progress.step == steps:
+            validate()
+        if run.time_to_save():
+            save()
+    return True
 
 
 def add_run_arguments(parser: argparse.ArgumentParser, counted: str = "steps") -> None:
