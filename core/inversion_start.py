@@ -128,7 +128,8 @@ def _load_shipped(folder: Path) -> InversionStart:
 
 
 def shipped_inversion_start(generator: DiffusionGenerator, steps: int = 10) -> InversionStart | None:
-    """The start shipped under assets/inversion-starts for this generator's weights and step count, or None."""
+    """The start shipped under assets/inversion-starts for this generator's weights and step count, or None.
+    The folder is looked up once per process and weights and step count: a start added later is found by a new process."""
     known = getattr(generator, "weights_sha256", "")
     folder = _shipped_folder(known, steps) if known else None
     return _load_shipped(folder).to(generator.mean.device) if folder is not None else None
