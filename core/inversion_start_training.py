@@ -31,8 +31,8 @@ from core.data import load_dataset
 from core.inversion import DEFAULT_TOLERANCE, solve_x0
 from core.inversion_start import InversionStart, InversionStartConfig, save_inversion_start
 from core.refiner_training import learning_rate_factor
-from core.training_state import (STATE_FILE, UNFINISHED, add_run_arguments, load_state, prefixed, restore_optimizer, run_steps,
-                                 save_state, TrainingProgress, TrainingRun)
+from core.training_state import (STATE_FILE, UNFINISHED, add_run_arguments, resume_or_start, run_steps, save_state,
+                                 TrainingProgress, TrainingRun)
 
 TARGETS_FILE = "x0_targets.safetensors"
 TARGET_TOLERANCE = 0.25  # targets are solved to this fraction of the default tolerance
@@ -97,16 +97,8 @@ def train_inversion_start(
     train_images, validation_images = all_images[:images], all_images[-eval_images:]
     optimizer = torch.optim.Adam(start.parameters(), lr=lr)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: learning_rate_factor(step, steps, warmup_steps))
-    if state_path.is_file():
-        progress, meta, tensors = load_state(state_path, settings)
-        start.load_state_dict(prefixed(tensors, "model."))
-        restore_optimizer(optimizer, scheduler, meta, tensors)
-        best_state = prefixed(tensors, "best.") or None
-        tqdm.write(f"resumed {out}: step {progress.step} ({progress.elapsed_seconds / 60:.1f} min trained)")
-    else:
-        progress = TrainingProgress(phase="start", log={"generator": str(generator_path),
-                                                        "parameters": sum(p.numel() for p in start.parameters())})
-        best_state = None
+    progress, best_state = resume_or_start(state_path, settings, start, optimizer, scheduler, TrainingProgress(
+        phase="start", log={"generator": str(generator_path), "parameters": sum(p.numel() for p in start.parameters())}))
     log, earlier_seconds = progress.log, progress.elapsed_seconds
 
     def minutes() -> float:

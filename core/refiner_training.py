@@ -29,8 +29,8 @@ from core.embedder import Embedder, load_embedder, trained_through
 from core.embedder_training import evaluate
 from core.gradient_embedding import generate_differentiable
 from core.refiner import RefinedEmbedder, Refiner, RefinerConfig, save_refined_embedder
-from core.training_state import (STATE_FILE, UNFINISHED, add_run_arguments, load_state, prefixed, restore_optimizer,
-                                 run_steps, save_state, TrainingProgress, TrainingRun)
+from core.training_state import (STATE_FILE, UNFINISHED, add_run_arguments, resume_or_start, run_steps, save_state,
+                                 TrainingProgress, TrainingRun)
 
 VALIDATE_EVERY = 100  # steps between validations (200 images: about 25 s here)
 
@@ -69,16 +69,9 @@ def train_refiner(
     state_path = Path(out) / STATE_FILE
     optimizer = torch.optim.Adam(refiner.parameters(), lr=lr)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: learning_rate_factor(step, steps, warmup_steps))
-    if state_path.is_file():
-        progress, meta, tensors = load_state(state_path, settings)
-        refiner.load_state_dict(prefixed(tensors, "model."))
-        restore_optimizer(optimizer, scheduler, meta, tensors)
-        best_state = prefixed(tensors, "best.") or None
-        tqdm.write(f"resumed {out}: step {progress.step} ({progress.elapsed_seconds / 60:.1f} min trained)")
-    else:
-        progress = TrainingProgress(phase="refine", log={"generator": str(generator_path), "base": str(base_path),
-                                                         "parameters": sum(p.numel() for p in refiner.parameters())})
-        best_state = None
+    progress, best_state = resume_or_start(state_path, settings, refiner, optimizer, scheduler, TrainingProgress(
+        phase="refine", log={"generator": str(generator_path), "base": str(base_path),
+                             "parameters": sum(p.numel() for p in refiner.parameters())}))
     embedder = RefinedEmbedder(base, refiner.train(), generator)
     c, s, _ = generator.image_shape
     train_images, _ = load_dataset(dataset, "train", image_size=s, channels=c)

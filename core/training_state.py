@@ -105,6 +105,19 @@ class TrainingRun(StopSignal):
         return True
 
 
+def resume_or_start(state_path: Path, settings: dict, model: nn.Module, optimizer: torch.optim.Optimizer, scheduler,
+                    fresh: TrainingProgress) -> tuple[TrainingProgress, dict[str, torch.Tensor] | None]:
+    """(progress, best weights so far) of the run saved at `state_path`, restored into `model`, `optimizer` and `scheduler`
+    (a run made with other settings is refused); `fresh` and no best weights when there is none."""
+    if not state_path.is_file():
+        return fresh, None
+    progress, meta, tensors = load_state(state_path, settings)
+    model.load_state_dict(prefixed(tensors, "model."))
+    restore_optimizer(optimizer, scheduler, meta, tensors)
+    tqdm.write(f"resumed {state_path.parent}: step {progress.step} ({progress.elapsed_seconds / 60:.1f} min trained)")
+    return progress, prefixed(tensors, "best.") or None
+
+
 def run_steps(run: TrainingRun, progress: TrainingProgress, steps: int, loss: Callable[[], torch.Tensor],
               optimizer: torch.optim.Optimizer, scheduler, bar: tqdm, validate_every: int, validate: Callable[[], None],
               save: Callable[[], None]) -> bool:
