@@ -65,9 +65,9 @@ class PlainResidualBlock(nn.Module):
 
 
 class PlainUNet(nn.Module):
-    """The denoiser's UNet shape without the noise embedding: (N, C, H, W) -> (N, C, H, W)."""
+    """The denoiser's UNet shape without the noise embedding: (N, C, H, W) -> (N, C_out, H, W), C_out = C unless given."""
 
-    def __init__(self, channels: int, widths: list[int], depth: int):
+    def __init__(self, channels: int, widths: list[int], depth: int, out_channels: int | None = None):
         super().__init__()
         self.widths, self.depth = widths, depth
         self.input_conv = nn.Conv2d(channels, widths[0], 3, padding=1)
@@ -86,7 +86,7 @@ class PlainUNet(nn.Module):
             for _ in range(depth):
                 self.up.append(PlainResidualBlock(width + skips.pop(), level_width))
                 width = level_width
-        self.output_conv = nn.Conv2d(width, channels, 3, padding=1)
+        self.output_conv = nn.Conv2d(width, out_channels or channels, 3, padding=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.input_conv(x)

@@ -184,13 +184,15 @@ def embed(
         use_x0_start = x0_start is not None and fixed_point_mode != "fixed" and start is None
         with torch.no_grad():
             x0_eps = x0_start(normalized) if use_x0_start else None
+            eps_guess = x0_start.eps_guess if use_x0_start else None  # the upper states' learned starts, if it has them
             if fixed_point_mode == "fixed":
                 seeds, nfe = fixed_point_invert(generator.unet, normalized, steps, fixed_point_iterations, start=start,
                                                 progress=report, tolerance=None)
             elif fixed_point_target_psnr is None:
                 inversion = fixed_point_inversion(generator.unet, normalized, steps, tolerance=fixed_point_tolerance,
                                                   iterations=fixed_point_iterations, start=start,
-                                                  amplification_power=amplification_power, x0_eps=x0_eps, progress=report)
+                                                  amplification_power=amplification_power, x0_eps=x0_eps, eps_guess=eps_guess,
+                                                  progress=report)
                 seeds, nfe_per_image = inversion.seeds, inversion.nfe
             else:
                 def check(generated: torch.Tensor, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -200,7 +202,8 @@ def embed(
                 target_mse = 10.0 ** (-float(fixed_point_target_psnr) / 10.0)
                 inversion = invert_to_target(generator.unet, normalized, check, target_mse, steps, tolerance=fixed_point_tolerance,
                                              iterations=fixed_point_iterations, start=start,
-                                             amplification_power=amplification_power, x0_eps=x0_eps, progress=progress)
+                                             amplification_power=amplification_power, x0_eps=x0_eps, eps_guess=eps_guess,
+                                             progress=progress)
                 seeds, nfe_per_image, reconstructions = inversion.seeds, inversion.nfe, inversion.outputs
         if nfe_per_image is not None:
             nfe = int(nfe_per_image.max())

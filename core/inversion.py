@@ -90,6 +90,9 @@ WarmStart = Literal["naive", "extrapolate"]
 
 # fixed_map(x (A, C, H, W), index (A,) of the images in the full batch) -> (g(x), eps(x)), each (A, C, H, W)
 FixedMap = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
+# eps_guess(j, images (N, C, H, W), trajectory: x_{t_0} .. x_{t_{S-1}}, solved for t_{j+1} and below) -> a guess
+# of eps at x_{t_j} (N, C, H, W), or None for the default warm start
+EpsGuess = Callable[[int, torch.Tensor, list[torch.Tensor]], "torch.Tensor | None"]
 # check(G(z) normalized (A, C, H, W), index (A,)) -> (error (A,), output (A, ...)), e.g. (MSE, G(z) in [0, 1])
 Check = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
 
@@ -119,6 +122,20 @@ def step_weights(steps: int) -> list[float]:
 def _rates(time: float, like: torch.Tensor) -> tuple[float, float]:
     noise_rate, signal_rate = diffusion_schedule(torch.tensor(float(time), dtype=torch.float64))
     return float(noise_rate), float(signal_rate)
+
+
+def implied_eps(j: int, images: torch.Tensor, trajectory: Sequence[torch.Tensor]) -> torch.Tensor:
+    """eps at x_{t_j} implied by the states (no evaluation): each equation is x = base + c eps(x), so a solved
+    x_{t_j} gives eps = (x_{t_j} - base) / c, base from x_{t_{j+1}} (from the image at the x0 step, j = S-1).
+    images: normalized (N, C, H, W); trajectory: x_{t_0} .. x_{t_{S-1}}, each (N, C, H, W) -> (N, C, H, W)."""
+    steps = len(trajectory)
+    times = step_times(steps).tolist()
+    noise_rate, signal_rate = _rates(times[j], images)
+    if j == steps - 1:
+        return (trajectory[j] - signal_rate * images) / noise_rate
+    next_noise, next_signal = _rates(times[j + 1], images)
+    coefficient = noise_rate - signal_rate * next_noise / next_signal
+    return (trajectory[j] - (signal_rate / next_signal) * trajectory[j + 1]) / coefficient
 
 
 def _eps(denoiser: Denoiser, x: torch.Tensor, noise_rate: float) -> torch.Tensor:
@@ -338,6 +355,7 @@ def fixed_point_inversion(
     kept: Sequence[torch.Tensor] | None = None,
     amplification_power: float = 0.0,
     x0_eps: torch.Tensor | None = None,
+    eps_guess: EpsGuess | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> Inversion:
     """Adaptive fixed-point inversion: normalized images (N, C, H, W) -> Inversion (seeds, per-image NFE).
@@ -357,6 +375,8 @@ def fixed_point_inversion(
     evaluated iterate; 0 (default) leaves the tolerances as they are. `x0_eps` (N, C, H, W): a guess of eps
     at the x0 equation's solution (a learned start, core.inversion_start), which starts that solve at no
     evaluation instead of the naive guess (1 evaluation); the solve still stops only at its tolerance.
+    `eps_guess(j, images, trajectory)`: a guess of eps at x_{t_j} for the later solves (a learned start's upper
+    corrections, `InversionStart.eps_guess`), used where it returns one instead of the extrapolation; free as well.
     """
     if tolerance <= 0 or iterations < 1:
         raise ValueError(f"tolerance must be > 0 and iterations >= 1, got {tolerance} and {iterations}")
@@ -404,6 +424,8 @@ def fixed_point_inversion(
         elif order == 0:  # the naive guess: eps at the clean image, noise level of t = 0 (1 evaluation)
             initial = base + coefficient * _eps(denoiser, images, _rates(0.0, images)[0])
             nfe += 1
+        elif eps_guess is not None and (guess := eps_guess(j, images, trajectory)) is not None:
+            initial = base + coefficient * guess
         elif warm_start == "extrapolate" and len(solved_eps) >= 2:
             initial = base + coefficient * (2 * solved_eps[-1] - solved_eps[-2])
         else:
@@ -448,6 +470,7 @@ def invert_to_target(
     start: torch.Tensor | None = None,
     amplification_power: float = 0.0,
     x0_eps: torch.Tensor | None = None,
+    eps_guess: EpsGuess | None = None,
     progress: Callable[[int, int, str], None] | None = None,
 ) -> Inversion:
     """Adaptive inversion with a guarantee: check every seed, re-solve only the images above `target`.
@@ -466,14 +489,14 @@ def invert_to_target(
     `outputs` returns it (as the check reports it). `progress(done, total, stage)` follows the steps
     of the first solve and of each re-solve, `stage` saying which. `amplification_power`: the
     amplification guard of every solve (`fixed_point_inversion`; a re-solve's guard counts only the
-    stretches of the steps it solves). `x0_eps`: the first solve's learned x0 start (`fixed_point_inversion`).
+    stretches of the steps it solves). `x0_eps`, `eps_guess`: the first solve's learned starts (`fixed_point_inversion`).
     """
     def staged(stage: str) -> Callable[[int, int], None] | None:
         return (lambda done, total: progress(done, total, stage)) if progress else None
 
     inversion = fixed_point_inversion(denoiser, images, steps, tolerance=tolerance, iterations=iterations,
                                       memory=memory, warm_start=warm_start, start=start, amplification_power=amplification_power,
-                                      x0_eps=x0_eps, progress=staged("inverting steps"))
+                                      x0_eps=x0_eps, eps_guess=eps_guess, progress=staged("inverting steps"))
     index = torch.arange(images.shape[0], device=images.device)
     forward = forward_pass(denoiser, inversion.seeds, steps)
     error, outputs = check(forward.output, index)

@@ -30,6 +30,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import Sequence
 
 import torch
 from torch import nn
@@ -38,6 +39,7 @@ from core.atomic import all_or_nothing, write_json
 from core.checkpoint import CheckpointError, load_matching_state, load_tensors, read_config, save_tensors
 from core.embedder import PlainUNet
 from core.generator import DiffusionGenerator
+from core.inversion import implied_eps
 
 INVERSION_START_KIND = "inversion-start"
 SHIPPED_STARTS = Path(__file__).resolve().parent.parent / "assets" / "inversion-starts"
@@ -51,15 +53,29 @@ class InversionStartConfig:
     unet_block_depth: int = 1
     steps: int = 10  # the sampler steps whose x0 equation (at t_{S-1}) it was trained for
     generator_weights: str = ""  # content hash of the generator's weights ("" if unknown)
+    upper_states: list[int] = field(default_factory=list)  # states x_{t_j} with a learned warm start (0: the seed at t = 1)
+
+    def __post_init__(self):
+        if any(not 0 <= j <= self.steps - 3 for j in self.upper_states) or len(set(self.upper_states)) < len(self.upper_states):
+            raise ValueError(f"upper_states must be distinct states in 0..{self.steps - 3} (two solved states below each), "
+                             f"got {self.upper_states}")
 
 
 class InversionStart(nn.Module):
-    """P: generator-normalized images (N, C, H, W) -> a guess of eps at the x0 equation's solution (N, C, H, W)."""
+    """P: generator-normalized images (N, C, H, W) -> a guess of eps at the x0 equation's solution (N, C, H, W);
+    with `upper_states`, also the warm start of those states' solves (`eps_guess`, core.inversion.EpsGuess)."""
 
     def __init__(self, config: InversionStartConfig):
         super().__init__()
         self.config = config
         self.net = PlainUNet(config.channels, list(config.unet_widths), config.unet_block_depth)
+        # Per upper state j: (x_{t_{j+1}}, the extrapolated eps, its last change) (N, 3C, H, W) -> a correction of the
+        # extrapolation (N, C, H, W). Zero at first: an untrained correction is the solver's own warm start.
+        self.upper = nn.ModuleDict({str(j): PlainUNet(3 * config.channels, list(config.unet_widths), config.unet_block_depth,
+                                                      out_channels=config.channels) for j in config.upper_states})
+        for corrector in self.upper.values():
+            nn.init.zeros_(corrector.output_conv.weight)
+            nn.init.zeros_(corrector.output_conv.bias)
 
     @property
     def image_shape(self) -> tuple[int, int, int]:
@@ -67,6 +83,26 @@ class InversionStart(nn.Module):
 
     def forward(self, normalized_images: torch.Tensor) -> torch.Tensor:
         return self.net(normalized_images)
+
+    @staticmethod
+    def upper_features(j: int, images: torch.Tensor, trajectory: Sequence[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """The inputs of state j's correction (N, 3C, H, W) and the extrapolation it corrects (N, C, H, W), from the
+        normalized images and the states solved below x_{t_j} (the solver's linear extrapolation of eps)."""
+        newer, older = implied_eps(j + 1, images, trajectory), implied_eps(j + 2, images, trajectory)
+        extrapolation = 2 * newer - older
+        return torch.cat([trajectory[j + 1], extrapolation, newer - older], 1), extrapolation
+
+    def eps_guess(self, j: int, images: torch.Tensor, trajectory: Sequence[torch.Tensor]) -> torch.Tensor | None:
+        """A guess of eps at x_{t_j} (N, C, H, W) once x_{t_{j+1}} .. x_{t_{S-1}} are solved; None for a state
+        without a learned start (the solver then extrapolates). core.inversion.EpsGuess."""
+        if str(j) not in self.upper:
+            return None
+        features, extrapolation = self.upper_features(j, images, trajectory)
+        return extrapolation + self.upper[str(j)](features)
+
+    def weights(self) -> dict[str, torch.Tensor]:
+        """The x0 network's tensors under their own names, the upper corrections' under "upper."."""
+        return {**self.net.state_dict(), **{f"upper.{k}": v for k, v in self.upper.state_dict().items()}}
 
     def check_fits(self, generator: DiffusionGenerator, steps: int) -> None:
         """Refuse a generator or a step count this start was not trained for (ValueError)."""
@@ -87,7 +123,7 @@ def save_inversion_start(start: InversionStart, directory: str | Path, extra: di
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     with all_or_nothing():
-        save_tensors(directory / "model.safetensors", {k: v.half() for k, v in start.net.state_dict().items()})
+        save_tensors(directory / "model.safetensors", {k: v.half() for k, v in start.weights().items()})
         write_json(directory / "config.json", {"kind": INVERSION_START_KIND, "format_version": 1,
                                                "inversion_start": asdict(start.config), **(extra or {})})
     return directory
@@ -100,7 +136,10 @@ def load_inversion_start(directory: str | Path, generator: DiffusionGenerator | 
         start = InversionStart(InversionStartConfig(**config["inversion_start"]))
     except (KeyError, TypeError, ValueError) as error:
         raise CheckpointError(f"{directory}/config.json has a broken inversion_start section ({error})") from None
-    load_matching_state(start.net, load_tensors(Path(directory) / "model.safetensors"), str(directory))
+    tensors = load_tensors(Path(directory) / "model.safetensors")
+    load_matching_state(start.net, {k: v for k, v in tensors.items() if not k.startswith("upper.")}, str(directory))
+    load_matching_state(start.upper, {k[len("upper."):]: v for k, v in tensors.items() if k.startswith("upper.")},
+                        f"{directory} (the upper starts)")
     start = start.float().eval().requires_grad_(False)
     if generator is not None:
         try:

@@ -8,7 +8,7 @@ import torch
 import core.inversion_start as inversion_start
 from core.checkpoint import CheckpointError, load_generator, save_generator, weights_hash
 from core.embedding import embed, reconstruct
-from core.inversion import FIRST_STEP_WEIGHT, fixed_point_inversion, invert_to_target, solve_x0
+from core.inversion import FIRST_STEP_WEIGHT, fixed_point_inversion, implied_eps, invert_to_target, solve_x0, step_weights
 from core.inversion_start import (InversionStart, InversionStartConfig, load_inversion_start, save_inversion_start,
                                   shipped_inversion_start)
 from core.inversion_start_training import main
@@ -16,7 +16,7 @@ from core.seeds import seeded_noise
 from tests.test_inversion import CountingDenoiser
 
 TINY = ["--images", "40", "--eval-images", "8", "--batch", "8", "--unet-widths", "8", "16", "--dataset", "digits",
-        "--warmup-steps", "2"]
+        "--warmup-steps", "2", "--upper-images", "40", "--upper-steps", "6"]
 UNFINISHED = 75
 
 
@@ -106,9 +106,14 @@ def test_training_writes_a_start_tied_to_its_generator(tmp_path, tiny_generator)
     report = config["training"]["x0_evaluations"]
     assert report["learned_mean"] >= 1 and report["naive_mean"] >= 2  # the naive start's own evaluation is counted
     assert sorted(path.name for path in out.iterdir()) == ["config.json", "model.safetensors"]  # targets and state removed
+    upper = config["upper_training"]["evaluations"]  # the upper starts, trained on inverted training images
+    assert config["inversion_start"]["upper_states"] == [0, 1] and upper["all_learned_mean"] >= 10
     generator = load_generator(generator_path)
     start = load_inversion_start(out, generator)
-    assert start(generator.normalize(torch.rand(3, 1, 8, 8))).shape == (3, 1, 8, 8)
+    normalized = generator.normalize(torch.rand(3, 1, 8, 8))
+    assert start(normalized).shape == (3, 1, 8, 8)
+    states = list(fixed_point_inversion(generator.unet, normalized, 10).trajectory)
+    assert start.eps_guess(0, normalized, states).shape == (3, 1, 8, 8) and start.eps_guess(5, normalized, states) is None
     other = save_generator(type(tiny_generator)(tiny_generator.config, [0.5], [0.01]), tmp_path / "other")
     with pytest.raises(CheckpointError, match="other generator weights"):
         load_inversion_start(out, load_generator(other))
@@ -144,3 +149,54 @@ def test_the_shipped_start_is_found_by_the_generators_weights(tmp_path, tiny_gen
         inversion_start._shipped_folder.cache_clear()
         inversion_start._load_shipped.cache_clear()
 
+
+
+def test_a_guess_at_an_upper_solution_costs_one_evaluation_there(tiny_generator, normalized):
+    """eps_guess replaces the extrapolation where it answers: a guess at the seed's exact solution costs that solve one
+    evaluation, the solves below it are unchanged, and every evaluation is counted."""
+    plain = fixed_point_inversion(tiny_generator.unet, normalized, 10, amplification_power=0.5)
+    states = list(plain.trajectory)  # the seed re-solved tightly from the same x_{t_1}
+    exact = fixed_point_inversion(tiny_generator.unet, normalized, 10, starts=states, kept=states, solve_from=0,
+                                  tolerance=1e-7, iterations=60)
+    calls = []
+
+    def guess(j, images, trajectory):
+        calls.append(j)
+        return implied_eps(0, images, exact.trajectory) if j == 0 else None
+
+    counter = CountingDenoiser(tiny_generator.unet)
+    guided = fixed_point_inversion(counter, normalized, 10, amplification_power=0.5, eps_guess=guess)
+    assert sorted(calls) == list(range(9)) and int(guided.nfe.sum()) == counter.rows
+    assert (guided.step_nfe[:, -1] == 1).all() and (plain.step_nfe[:, -1] > 1).all()
+    assert torch.equal(guided.step_nfe[:, :-1], plain.step_nfe[:, :-1])
+    torch.testing.assert_close(guided.trajectory[1], plain.trajectory[1], rtol=0, atol=0)
+
+
+def test_a_poor_upper_guess_still_stops_only_at_the_tolerance(tiny_generator, normalized):
+    plain = fixed_point_inversion(tiny_generator.unet, normalized, 10)
+    noise = torch.Generator().manual_seed(2)
+    poor = fixed_point_inversion(tiny_generator.unet, normalized, 10,
+                                 eps_guess=lambda j, images, trajectory: torch.randn(images.shape, generator=noise) if j < 2 else None)
+    assert (poor.step_nfe[:, -2:] > plain.step_nfe[:, -2:]).all()
+    limits = 8e-3 * torch.tensor(step_weights(10))
+    assert (poor.step_errors <= limits).all()
+
+
+def test_upper_starts_save_load_and_guess_the_extrapolation_until_trained(tmp_path, tiny_generator, normalized):
+    start = InversionStart(InversionStartConfig(image_size=8, unet_widths=[8, 16], upper_states=[0, 1]))
+    states = list(fixed_point_inversion(tiny_generator.unet, normalized, 10).trajectory)
+    extrapolation = 2 * implied_eps(1, normalized, states) - implied_eps(2, normalized, states)
+    torch.testing.assert_close(start.eps_guess(0, normalized, states), extrapolation)  # the correction starts at zero
+    assert start.eps_guess(2, normalized, states) is None  # no learned start there: the solver extrapolates
+    with torch.no_grad():
+        start.upper["1"].output_conv.bias.fill_(0.25)
+    save_inversion_start(start, tmp_path / "upper")
+    loaded = load_inversion_start(tmp_path / "upper")
+    torch.testing.assert_close(loaded.eps_guess(1, normalized, states), start.eps_guess(1, normalized, states), atol=1e-3, rtol=0)
+    config = json.loads((tmp_path / "upper" / "config.json").read_text())
+    config["inversion_start"]["upper_states"] = [0, 1, 2]
+    (tmp_path / "upper" / "config.json").write_text(json.dumps(config))
+    with pytest.raises(CheckpointError, match=r"upper starts.*missing \['2\."):  # the config names a correction the file lacks
+        load_inversion_start(tmp_path / "upper")
+    with pytest.raises(ValueError, match="upper_states"):
+        InversionStartConfig(upper_states=[8])  # needs two solved states below it
