@@ -229,8 +229,11 @@ def embed_image(upload: dict | str | None, model_name: str, method_label: str, p
             "network_refined": f"one embedding-network pass, one sampling of its seed ({result.nfe} generator evaluations) and one "
                                "refiner pass"}.get(method, f"{result.nfe} generator (UNet) evaluations")
     start = ""
-    if method == "fixed_point" and shipped_inversion_start(generator) is not None:
-        start = " The first solve started from the learned x0 start (core/inversion_start.py), not a generator evaluation."
+    learned = shipped_inversion_start(generator) if method == "fixed_point" else None
+    if learned is not None:
+        upper = ", the solves nearest t = 1 from learned guesses" if learned.config.upper_states else ""
+        start = (f" The first solve started from the learned x0 start{upper} (core/inversion_start.py), at no generator "
+                 "evaluation.")
     if method == "hybrid":
         start = " Start: the embedding network's seed." if _embedder_for(generator) is not None else " Start: DDIM inversion's seed."
     report = (f"**{method_label}** — PSNR **{result.psnr[0]:.2f} dB**, MSE {result.mse[0]:.2e}, "

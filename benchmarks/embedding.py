@@ -2,7 +2,7 @@
 split): MSE, PSNR, SSIM (scikit-image), seconds per image, network evaluations, and a picture per
 method (rows: original, seed, reconstruction). With --nfe-curve, also PSNR (mean and minimum)
 against NFE for naive DDIM inversion, the fixed fixed-point schedule and the adaptive solver (plain, guarded, and guarded
-from the learned x0 start), as a
+from the learned x0 start, with and without the upper starts), as a
 table (inversion_nfe.md), a plot (inversion_nfe.png) and the example photos.
 
     python -m benchmarks.embedding                      # all methods, 500 images (descent from random starts: fewer, stated)
@@ -38,18 +38,26 @@ from core.gradient_embedding import ORIGINAL_RECIPE
 from core.image_io import load_image_file
 from core.images import make_grid, seed_to_display
 from core.inversion import DEFAULT_TOLERANCE
+from core.inversion_start import shipped_inversion_start
 from core.metrics import ssim_per_image
 
 EMBEDDERS = Path("assets/embedders")
 EXAMPLES = Path("assets/examples")
 TARGET_PSNR = 40.0
-GUARDED_LABEL = "fixed_point (guarded, learned x0 start, 40 dB check; default)"
+GUARDED_LABEL = "fixed_point (guarded, learned starts, 40 dB check; default)"
+X0_START_LABEL = "fixed_point (guarded, learned x0 start only, 40 dB check; the default before the upper starts)"
 NAIVE_START_LABEL = "fixed_point (guarded, naive x0 start, 40 dB check; the default before the learned start)"
 ADAPTIVE_LABEL = "fixed_point (adaptive, naive x0 start, 40 dB check; default before 2026-12-06)"
 FIXED_LABEL = "fixed_point (fixed 30 it/step; before)"
 
 
-def method_runs(args) -> list[tuple[str, dict, int]]:
+def x0_start_only(generator) -> dict:
+    """embed() options for the shipped start without its upper corrections, or {} when it has none (nothing to compare)."""
+    shipped = shipped_inversion_start(generator)
+    return {"fixed_point_start": shipped.x0_only()} if shipped is not None and shipped.config.upper_states else {}
+
+
+def method_runs(args, generator) -> list[tuple[str, dict, int]]:
     """(label, embed() keyword arguments, number of images) for each benchmarked variant."""
     runs = []
     for name in args.methods:
@@ -57,6 +65,9 @@ def method_runs(args) -> list[tuple[str, dict, int]]:
             runs.append(("ddim_inversion", {"method": "ddim_inversion"}, args.images))
         elif name == "fixed_point":
             runs.append((GUARDED_LABEL, {"method": "fixed_point", "fixed_point_mode": "guarded"}, args.images))
+            if x0_start_only(generator):
+                runs.append((X0_START_LABEL, {"method": "fixed_point", "fixed_point_mode": "guarded", **x0_start_only(generator)},
+                             args.images))
             runs.append((NAIVE_START_LABEL, {"method": "fixed_point", "fixed_point_mode": "guarded", "fixed_point_start": None}, args.images))
             runs.append((ADAPTIVE_LABEL, {"method": "fixed_point", "fixed_point_mode": "adaptive", "fixed_point_tolerance": DEFAULT_TOLERANCE,
                                           "fixed_point_start": None}, args.images))
@@ -84,7 +95,7 @@ def method_runs(args) -> list[tuple[str, dict, int]]:
     return runs
 
 
-def curve_runs(args) -> list[tuple[str, str, dict]]:
+def curve_runs(args, generator) -> list[tuple[str, str, dict]]:
     """(family, setting, embed() keyword arguments) for each point of the PSNR-vs-NFE curve."""
     runs = [("naive DDIM inversion", "10 steps", {"method": "ddim_inversion"})]
     for iterations in args.curve_fixed_iterations:
@@ -101,9 +112,14 @@ def curve_runs(args) -> list[tuple[str, str, dict]]:
     runs.append(("guarded, no check", "tolerance 1x",
                  {"method": "fixed_point", "fixed_point_mode": "guarded", "fixed_point_target_psnr": None, "fixed_point_start": None}))
     runs.append(("guarded + 40 dB check", "tolerance 1x", {"method": "fixed_point", "fixed_point_mode": "guarded", "fixed_point_start": None}))
-    runs.append(("learned start, guarded, no check", "tolerance 1x",
+    if x0_start_only(generator):
+        runs.append(("learned x0 start, guarded, no check", "tolerance 1x",
+                     {"method": "fixed_point", "fixed_point_mode": "guarded", "fixed_point_target_psnr": None, **x0_start_only(generator)}))
+        runs.append(("learned x0 start, guarded + 40 dB check", "tolerance 1x",
+                     {"method": "fixed_point", "fixed_point_mode": "guarded", **x0_start_only(generator)}))
+    runs.append(("learned starts, guarded, no check", "tolerance 1x",
                  {"method": "fixed_point", "fixed_point_mode": "guarded", "fixed_point_target_psnr": None}))
-    runs.append(("learned start, guarded + 40 dB check", "tolerance 1x (default)", {"method": "fixed_point", "fixed_point_mode": "guarded"}))
+    runs.append(("learned starts, guarded + 40 dB check", "tolerance 1x (default)", {"method": "fixed_point", "fixed_point_mode": "guarded"}))
     return runs
 
 
@@ -163,7 +179,7 @@ def previous_rows(name: str, replaced: set[str], weights: str) -> list[dict]:
 
 def main_table(args, generator, test_images: torch.Tensor, stamp: str, cache: dict) -> None:
     rows = []
-    for label, options, count in method_runs(args):
+    for label, options, count in method_runs(args, generator):
         images = test_images[:count]
         measured = cache.get((json.dumps({k: str(v) for k, v in options.items()}, sort_keys=True), count))
         measured = measured or evaluate(generator, images, options, args.batch, label)
@@ -179,7 +195,7 @@ def main_table(args, generator, test_images: torch.Tensor, stamp: str, cache: di
         if options.get("fixed_point_mode") in ("fixed", "adaptive"):  # the default (guarded) keeps the plain name
             slug += "_" + options["fixed_point_mode"]
         elif options.get("method") == "fixed_point" and "fixed_point_start" in options:
-            slug += "_naive_start"
+            slug += "_naive_start" if options["fixed_point_start"] is None else "_x0_start"
         picture(images, measured["seeds"], measured["reconstructions"], RESULTS / f"embedding_{slug}.png")
         print(rows[-1], flush=True)
     weights = weights_hash(Path(args.checkpoint))
@@ -206,7 +222,7 @@ def main_table(args, generator, test_images: torch.Tensor, stamp: str, cache: di
 def nfe_curve(args, generator, test_images: torch.Tensor, cache: dict) -> None:
     images = test_images[: args.curve_images]
     rows, points, by_setting = [], [], {}
-    for family, setting, options in curve_runs(args):
+    for family, setting, options in curve_runs(args, generator):
         started = time.perf_counter()
         measured = evaluate(generator, images, options, args.batch, f"{family}, {setting}")
         cache[(json.dumps({k: str(v) for k, v in options.items()}, sort_keys=True), len(images))] = measured
@@ -219,8 +235,11 @@ def nfe_curve(args, generator, test_images: torch.Tensor, cache: dict) -> None:
         print(rows[-1], f"({time.perf_counter() - started:.0f} s)", flush=True)
     examples = example_rows(args, generator)
     check_notes = ""
-    for label, checked, first in (("Default (learned start, guarded + check)", ("learned start, guarded + 40 dB check", "tolerance 1x (default)"),
-                                   ("learned start, guarded, no check", "tolerance 1x")),
+    for label, checked, first in (("Default (learned starts, guarded + check)",
+                                   ("learned starts, guarded + 40 dB check", "tolerance 1x (default)"),
+                                   ("learned starts, guarded, no check", "tolerance 1x")),
+                                  ("Learned x0 start only, guarded + check", ("learned x0 start, guarded + 40 dB check", "tolerance 1x"),
+                                   ("learned x0 start, guarded, no check", "tolerance 1x")),
                                   ("Guarded + check, naive start", ("guarded + 40 dB check", "tolerance 1x"), ("guarded, no check", "tolerance 1x")),
                                   ("Adaptive + check", ("adaptive + 40 dB check", "tolerance 1x"), ("adaptive, no check", "tolerance 1x"))):
         if checked in by_setting and first in by_setting:
@@ -236,10 +255,13 @@ def nfe_curve(args, generator, test_images: torch.Tensor, cache: dict) -> None:
              "at least 0.5; core/inversion.py). Learned start (the default since 2026-12-06, for generators with a start "
              "network shipped under assets/inversion-starts): the guarded solver whose first solve, the x0 equation, starts from a "
              "small network's guess (core/inversion_start.py; its pass is not a generator evaluation and is not counted in NFE, its "
-             "time is in s/image) instead of the naive guess, which costs one evaluation; the other rows start naively. "
+             "time is in s/image) instead of the naive guess, which costs one evaluation; learned starts (the default since "
+             "2026-12-07): also the two solves nearest t = 1, the seed's and x_{t_1}'s, start from a learned correction of the "
+             "solver's extrapolated eps (core/inversion_start.py, free as well), where the 'x0 start' rows extrapolate; the other "
+             "rows start naively. "
              "s/image is wall time on a shared 2-core machine whose load changed during the run; compare NFE. "
              "Plot: benchmarks/results/inversion_nfe.png.\n\n"
-             f"Example photos ({EXAMPLES}/*.png), one at a time as the demo does: fixed_point default (learned start, guarded), the guarded solver from the naive start, and the fixed schedule:\n\n"
+             f"Example photos ({EXAMPLES}/*.png), one at a time as the demo does: fixed_point default (learned starts, guarded), the guarded solver from the naive start, and the fixed schedule:\n\n"
              + markdown_table(examples))
     write_report("inversion_nfe", "Fixed-point inversion: PSNR against network evaluations", args.command, rows, notes)
     plot_curve(points, RESULTS / "inversion_nfe.png")

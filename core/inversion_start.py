@@ -1,4 +1,4 @@
-"""A learned start for fixed-point inversion's first equation, the x0 solve.
+"""Learned starts for fixed-point inversion: its first equation, the x0 solve, and optionally the seed's and x_{t_1}'s.
 
 Fixed-point inversion (core.inversion) first finds the state y = x_{t_{S-1}} from which the sampler's
 last step returns the image x exactly:
@@ -19,15 +19,24 @@ generator-normalized image. It is trained (core.inversion_start_training) on the
 training images, solved to a quarter of the default tolerance. One pass of P costs a fraction of one
 generator evaluation (its parameters: `InversionStart.parameters`; the benchmark reports seconds).
 
+The upper starts. The next most expensive solves are the seed's, x_{t_0} at t = 1 (about 5 evaluations), and
+x_{t_1}'s (about 3): the solver starts them from eps linearly extrapolated from the two states solved below, and
+that guess is still about 40 and 5 times their tolerances away. Their solutions too are fixed functions of what is
+solved below them, so a start can carry, for each of `upper_states`, a second small UNet that corrects the
+extrapolation from (x_{t_{j+1}}, the extrapolated eps, its last change), all implied by the solved states
+(core.inversion.implied_eps) at no evaluation. It is trained on the states of default inversions of training
+images (core.inversion_start_training, after the x0 network); fixed-point inversion takes it as `eps_guess`. Like
+the x0 start it moves where a solve begins, never where it stops.
+
 A checkpoint is a folder: config.json (kind 'inversion-start': the network's shape, the sampler steps
-and the content hash of the generator weights it was trained for) + model.safetensors (fp16). A start
+and the content hash of the generator weights it was trained for) + model.safetensors (fp16; the upper corrections' tensors under "upper.<j>."). A start
 is tied to one generator: `load_inversion_start` refuses another, and `shipped_inversion_start` finds
 the one shipped under assets/inversion-starts for a loaded generator, if any.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Sequence
@@ -99,6 +108,12 @@ class InversionStart(nn.Module):
             return None
         features, extrapolation = self.upper_features(j, images, trajectory)
         return extrapolation + self.upper[str(j)](features)
+
+    def x0_only(self) -> InversionStart:
+        """This start without its upper corrections (the x0 start alone, sharing its network): for comparisons."""
+        alone = InversionStart(replace(self.config, upper_states=[]))
+        alone.net = self.net
+        return alone.eval()
 
     def weights(self) -> dict[str, torch.Tensor]:
         """The x0 network's tensors under their own names, the upper corrections' under "upper."."""

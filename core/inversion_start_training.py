@@ -1,4 +1,4 @@
-"""Training the learned start of fixed-point inversion's x0 solve (core.inversion_start) for one generator.
+"""Training the learned starts of fixed-point inversion (core.inversion_start) for one generator.
 
 1. Targets: the x0 equation of `--images` training images, solved per image to a quarter of the default
    tolerance (core.inversion.solve_x0, about 16 evaluations each; 8,000 images take about 14 minutes on 2
@@ -8,6 +8,13 @@
    (held out) picks the best weights.
 3. The report: from P's start and from the naive start, the evaluations the x0 solve needs on the
    held-out images at the default tolerance.
+
+4. The upper starts (`--upper-states`, default 0 and 1: the seed's and x_{t_1}'s solves), once the x0 start is
+   written: `--upper-images` training images are inverted by the default adaptive solver from the new x0 start
+   (saved in chunks, about 14 minutes for 6,000), and a correction network per state regresses the eps at the
+   solved state minus the solver's extrapolation, each state's squared error relative to the extrapolation's, on
+   the same schedule; the report: each solve's evaluations on the held-out images with and without them. A folder
+   that already holds a finished x0 start only gets its upper starts added.
 
 Long runs save a resumable state every few minutes (and on SIGTERM/SIGINT or after --max-steps, then exit
 with status 75); the same command continues them.

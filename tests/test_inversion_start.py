@@ -127,9 +127,17 @@ def test_an_interrupted_run_continues_to_the_same_start(tmp_path, tiny_generator
     assert (tmp_path / "parts" / "train_state.safetensors").is_file()
     assert (tmp_path / "parts" / "x0_targets.safetensors").is_file()
     assert main([*common, "--out", str(tmp_path / "parts")]) == 0
-    whole, parts = (load_inversion_start(tmp_path / name) for name in ("whole", "parts"))
-    for a, b in zip(whole.state_dict().values(), parts.state_dict().values()):
+    # the upper stage stopped and continued: after an x0-only run, the same folder gets its upper starts added
+    assert main([*common, "--out", str(tmp_path / "staged"), "--upper-states"]) == 0
+    assert load_inversion_start(tmp_path / "staged").config.upper_states == []
+    assert main([*common, "--out", str(tmp_path / "staged"), "--max-steps", "3"]) == UNFINISHED
+    assert (tmp_path / "staged" / "trajectories.safetensors").is_file()
+    assert main([*common, "--out", str(tmp_path / "staged")]) == 0
+    whole, parts, staged = (load_inversion_start(tmp_path / name) for name in ("whole", "parts", "staged"))
+    assert whole.config.upper_states == [0, 1] and list(whole.state_dict()) == list(staged.state_dict())
+    for a, b, c in zip(whole.state_dict().values(), parts.state_dict().values(), staged.state_dict().values()):
         torch.testing.assert_close(a, b)
+        torch.testing.assert_close(a, c)
 
 
 def test_the_shipped_start_is_found_by_the_generators_weights(tmp_path, tiny_generator, monkeypatch):
