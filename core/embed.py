@@ -80,9 +80,10 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--target-psnr", type=float_range(0.0, 200.0, low_open=True), default=40.0,
                         help="guarded and adaptive fixed_point: images below this PSNR are solved again, tighter (summary.csv's missed_target column)")
     parser.add_argument("--x0-start", default="auto",
-                        help="guarded and adaptive fixed_point: where the first solve (the x0 equation) starts: auto (default: the "
-                             "learned start shipped for this generator under assets/inversion-starts, else naive), naive (eps at the "
-                             "clean image, one evaluation more and a slower solve: the setting before 2026-12-06) or a start folder "
+                        help="guarded and adaptive fixed_point: where the solves start: auto (default: the learned start shipped "
+                             "for this generator under assets/inversion-starts, for the first solve (the x0 equation) and, where it "
+                             "has them, the seed's and x_{t_1}'s; else naive), naive (eps at the clean image, one evaluation more and "
+                             "a slower solve, then the solver's extrapolation: the setting before 2026-12-06) or a start folder "
                              "(python -m core.inversion_start_training)")
     parser.add_argument("--recipe", choices=["ours", "original"], default="ours",
                         help="gd settings: ours (MAE, cosine lr 5e-2, 300 it) or the article's (MAE + 0.005 mean z^2, lr 1e-2, 1500 it)")

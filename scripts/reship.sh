@@ -40,7 +40,7 @@ run_next_step() {
         conv3-embedder)
             $PY -m core.embedder_training --generator $g --architecture conv3 --out assets/next/embedders/fashion-conv3 \
                 --pairs 20000 --pairs-cache runs/pairs-next.safetensors --warm-steps 1500 --finetune-steps 300 --finetune-lr 3e-4 ;;
-        inversion-start)  # the learned start of fixed-point inversion's x0 solve, found by the generator's weights
+        inversion-start)  # the learned starts of fixed-point inversion (x0 solve, then the upper states), found by the generator's weights
             $PY -m core.inversion_start_training --generator $g --out assets/next/inversion-starts/fashion ;;
         directions)
             $PY -m core.directions --generator $g --embedder assets/next/embedders/fashion-unet --out $g/directions.safetensors ;;
