@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from pathlib import Path
 
 import torch
@@ -182,13 +181,9 @@ def train_embedder(
     if exact is not None and exact_count > len(train_images):
         raise ValueError(f"exact seeds of {exact_count} training images reach the {eval_images} held out for validation "
                          f"(the last ones): use at most {len(train_images)}")
-    earlier_seconds = progress.elapsed_seconds
-
-    def minutes() -> float:
-        return round((earlier_seconds + time.time() - run.started) / 60, 2)
 
     def save(optimizer=None, scheduler=None, best_state=None, averaged=None, scores=None) -> None:
-        progress.elapsed_seconds = earlier_seconds + time.time() - run.started
+        progress.elapsed_seconds = run.seconds()
         save_state(state_path, settings, progress, embedder, optimizer, scheduler, best_state,
                     averaged.state_dict() if averaged is not None else None, scores)
 
@@ -198,7 +193,7 @@ def train_embedder(
         tqdm.write(f"stopped in phase {progress.phase} at step {progress.step}; the same command continues from {state_path}")
         return {**log, "unfinished": {"phase": progress.phase, "step": progress.step, "state": str(state_path)}}
 
-    with TrainingRun(max_steps, save_every_minutes) as run:
+    with TrainingRun(max_steps, save_every_minutes, progress.elapsed_seconds) as run:
         # Phase 1: (z, G(z)) regression.
         if progress.phase == "warm" and warm_steps > 0:
             seeds, images = (make_pairs(generator, pairs, bf16=bf16, cache=pairs_cache) if pairs > 0
@@ -233,7 +228,7 @@ def train_embedder(
             bar.close()
             embedder.eval()
             log["phase1_validation_mse"] = evaluate(generator, embedder, validation_images)
-            log["phase1_minutes"] = minutes()
+            log["phase1_minutes"] = run.minutes()
             tqdm.write(f"phase 1 done: validation MSE of G(E(x)) {log['phase1_validation_mse']:.5f}")
             save_embedder(embedder, out, {"training": log})
             resumed = None
@@ -303,7 +298,7 @@ def train_embedder(
                     if mse < progress.best_mse:  # keep the best weights seen on the validation images
                         progress.best_mse, best_state = mse, {k: v.clone() for k, v in validated.state_dict().items()}
                         log["phase2_best_step"], log["phase2_validation_mse"] = progress.step, mse
-                        log["total_minutes"] = minutes()
+                        log["total_minutes"] = run.minutes()
                         save_embedder(validated, out, {"training": log})
                     embedder.train()
                 if run.time_to_save():
@@ -311,7 +306,7 @@ def train_embedder(
             bar.close()
             embedder.load_state_dict(best_state)
         embedder.eval()
-        log["total_minutes"] = minutes()
+        log["total_minutes"] = run.minutes()
         log["generator_weights"] = settings["generator_weights"]  # which weights it was trained through
         log["settings"] = {k: settings[k] for k in ("pairs", "exact_count", "warm_steps", "finetune_steps", "warm_batch", "finetune_batch",
                                                     "warm_lr", "finetune_lr", "finetune_loss", "bf16", "checkpointing")}

@@ -27,7 +27,6 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 import sys
-import time
 from pathlib import Path
 from typing import Callable
 
@@ -87,6 +86,21 @@ def x0_evaluations(generator, start: InversionStart | None, images: torch.Tensor
         return solve_x0(generator.unet, normalized, steps, x0_eps=start(normalized) if start is not None else None)[2]
 
 
+def training_split(dataset: str, size: int, channels: int, images: int, eval_images: int, flag: str
+                   ) -> tuple[torch.Tensor, torch.Tensor]:
+    """The first `images` training images and the last `eval_images` (held out for validation)."""
+    all_images, _ = load_dataset(dataset, "train", image_size=size, channels=channels)
+    if images + eval_images > len(all_images):
+        raise ValueError(f"{flag} {images} + --eval-images {eval_images} exceed the {len(all_images)} training images")
+    return all_images[:images], all_images[-eval_images:]
+
+
+def adam_with_schedule(parameters, lr: float, steps: int, warmup_steps: int):
+    """Adam with a linear warm-up then a cosine decay over `steps` (learning_rate_factor): (optimizer, scheduler)."""
+    optimizer = torch.optim.Adam(parameters, lr=lr)
+    return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: learning_rate_factor(step, steps, warmup_steps))
+
+
 def train_inversion_start(
     generator_path: str, out: str, images: int = 8000, steps: int = 3000, batch: int = 64, lr: float = 1e-3,
     warmup_steps: int = 100, unet_widths: list[int] | None = None, unet_block_depth: int = 1, eval_images: int = 200,
@@ -109,24 +123,17 @@ def train_inversion_start(
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
     state_path = out_dir / STATE_FILE
-    all_images, _ = load_dataset(dataset, "train", image_size=size, channels=c)
-    if images + eval_images > len(all_images):
-        raise ValueError(f"--images {images} + --eval-images {eval_images} exceed the {len(all_images)} training images")
-    train_images, validation_images = all_images[:images], all_images[-eval_images:]
-    optimizer = torch.optim.Adam(start.parameters(), lr=lr)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: learning_rate_factor(step, steps, warmup_steps))
+    train_images, validation_images = training_split(dataset, size, c, images, eval_images, "--images")
+    optimizer, scheduler = adam_with_schedule(start.parameters(), lr, steps, warmup_steps)
     progress, best_state = resume_or_start(state_path, settings, start, optimizer, scheduler, TrainingProgress(
         phase="start", log={"generator": str(generator_path), "parameters": sum(p.numel() for p in start.parameters())}))
-    log, earlier_seconds = progress.log, progress.elapsed_seconds
-
-    def minutes() -> float:
-        return round((earlier_seconds + time.time() - run.started) / 60, 2)
+    log = progress.log
 
     def save() -> None:
-        progress.elapsed_seconds = earlier_seconds + time.time() - run.started
+        progress.elapsed_seconds = run.seconds()
         save_state(state_path, settings, progress, start, optimizer, scheduler, best_state)
 
-    with TrainingRun(max_steps, save_every_minutes) as run:
+    with TrainingRun(max_steps, save_every_minutes, progress.elapsed_seconds) as run:
         targets = solve_targets(generator, train_images, sampler_steps, out_dir / TARGETS_FILE, run)
         validation_targets = solve_targets(generator, validation_images, sampler_steps, out_dir / ("validation_" + TARGETS_FILE),
                                            run)
@@ -144,7 +151,7 @@ def train_inversion_start(
             tqdm.write(f"step {progress.step}: validation MSE {mse:.5f}")
             if progress.best_mse is None or mse < progress.best_mse:
                 progress.best_mse, best_state = mse, {k: v.clone() for k, v in start.state_dict().items()}
-                log["best_step"], log["validation_mse"], log["total_minutes"] = progress.step, mse, minutes()
+                log["best_step"], log["validation_mse"], log["total_minutes"] = progress.step, mse, run.minutes()
 
         bar = tqdm(total=steps, initial=progress.step, desc="inversion start: MSE to the solved eps")
         start.train()
@@ -165,7 +172,7 @@ def train_inversion_start(
                              "naive_mean": round(naive.float().mean().item(), 3), "naive_max": int(naive.max()),
                              "images": f"the last {eval_images} training images (held out)"}
     tqdm.write(f"x0 solve on the held-out images: {log['x0_evaluations']}")
-    log["total_minutes"] = minutes()
+    log["total_minutes"] = run.minutes()
     log["settings"] = {k: v for k, v in settings.items() if not k.endswith("_weights")}
     save_inversion_start(start, out_dir, {"training": log})
     for leftover in (state_path, out_dir / TARGETS_FILE, out_dir / ("validation_" + TARGETS_FILE)):
@@ -227,24 +234,17 @@ def train_upper_starts(
                 "images": images, "steps": steps, "batch": batch, "lr": lr, "warmup_steps": warmup_steps,
                 "eval_images": eval_images, "seed": seed, "dataset": dataset}
     state_path = out_dir / STATE_FILE
-    all_images, _ = load_dataset(dataset, "train", image_size=size, channels=c)
-    if images + eval_images > len(all_images):
-        raise ValueError(f"--upper-images {images} + --eval-images {eval_images} exceed the {len(all_images)} training images")
-    train_images, validation_images = all_images[:images], all_images[-eval_images:]
-    optimizer = torch.optim.Adam(start.upper.parameters(), lr=lr)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: learning_rate_factor(step, steps, warmup_steps))
+    train_images, validation_images = training_split(dataset, size, c, images, eval_images, "--upper-images")
+    optimizer, scheduler = adam_with_schedule(start.upper.parameters(), lr, steps, warmup_steps)
     progress, best_state = resume_or_start(state_path, settings, start, optimizer, scheduler, TrainingProgress(
         phase="upper", log={"parameters": sum(p.numel() for p in start.upper.parameters())}))
-    log, earlier_seconds = progress.log, progress.elapsed_seconds
-
-    def minutes() -> float:
-        return round((earlier_seconds + time.time() - run.started) / 60, 2)
+    log = progress.log
 
     def save() -> None:
-        progress.elapsed_seconds = earlier_seconds + time.time() - run.started
+        progress.elapsed_seconds = run.seconds()
         save_state(state_path, settings, progress, start, optimizer, scheduler, best_state)
 
-    with TrainingRun(max_steps, save_every_minutes) as run:
+    with TrainingRun(max_steps, save_every_minutes, progress.elapsed_seconds) as run:
         trajectories = solve_trajectories(generator, start, train_images, sampler_steps, out_dir / TRAJECTORIES_FILE, run)
         validation_trajectories = solve_trajectories(generator, start, validation_images, sampler_steps,
                                                      out_dir / ("validation_" + TRAJECTORIES_FILE), run)
@@ -270,7 +270,7 @@ def train_upper_starts(
             tqdm.write(f"step {progress.step}: validation error / the extrapolation's, per state {ratios}")
             if progress.best_mse is None or total < progress.best_mse:
                 progress.best_mse, best_state = total, {k: v.clone() for k, v in start.state_dict().items()}
-                log["best_step"], log["validation_error_ratio"], log["total_minutes"] = progress.step, ratios, minutes()
+                log["best_step"], log["validation_error_ratio"], log["total_minutes"] = progress.step, ratios, run.minutes()
 
         bar = tqdm(total=steps, initial=progress.step, desc="upper starts: error relative to the extrapolation")
         start.train()
@@ -293,7 +293,7 @@ def train_upper_starts(
                                "all_extrapolated_mean": round(extrapolated.sum(1).float().mean().item(), 3),
                                "images": f"the last {eval_images} training images (held out)"})
     tqdm.write(f"inversion on the held-out images: {log['evaluations']}")
-    log["total_minutes"] = minutes()
+    log["total_minutes"] = run.minutes()
     log["settings"] = {k: v for k, v in settings.items() if not k.endswith("_weights")}
     save_inversion_start(start, out_dir, {"training": existing.get("training"), "upper_training": log})
     for leftover in (state_path, out_dir / TRAJECTORIES_FILE, out_dir / ("validation_" + TRAJECTORIES_FILE)):

@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import math
 import sys
-import time
 from pathlib import Path
 
 import torch
@@ -76,13 +75,10 @@ def train_refiner(
     c, s, _ = generator.image_shape
     train_images, _ = load_dataset(dataset, "train", image_size=s, channels=c)
     train_images, validation_images = train_images[:-eval_images], train_images[-eval_images:]
-    log, earlier_seconds = progress.log, progress.elapsed_seconds
-
-    def minutes() -> float:
-        return round((earlier_seconds + time.time() - run.started) / 60, 2)
+    log = progress.log
 
     def save() -> None:
-        progress.elapsed_seconds = earlier_seconds + time.time() - run.started
+        progress.elapsed_seconds = run.seconds()
         save_state(state_path, settings, progress, refiner, optimizer, scheduler, best_state)
 
     def keep_best() -> None:
@@ -93,9 +89,9 @@ def train_refiner(
         nonlocal best_state
         if progress.best_mse is None or mse < progress.best_mse:
             progress.best_mse, best_state = mse, {k: v.clone() for k, v in refiner.state_dict().items()}
-            log["best_step"], log["validation_mse"], log["total_minutes"] = progress.step, mse, minutes()
+            log["best_step"], log["validation_mse"], log["total_minutes"] = progress.step, mse, run.minutes()
 
-    with TrainingRun(max_steps, save_every_minutes) as run:
+    with TrainingRun(max_steps, save_every_minutes, progress.elapsed_seconds) as run:
         if best_state is None:  # the start: E's seeds (R is zero), the error to beat
             keep_best()
             log["base_validation_mse"] = progress.best_mse
@@ -110,7 +106,7 @@ def train_refiner(
             return {**log, "unfinished": {"step": progress.step, "state": str(state_path)}}
         bar.close()
     refiner.load_state_dict(best_state)
-    log["total_minutes"] = minutes()
+    log["total_minutes"] = run.minutes()
     log["generator_weights"] = settings["generator_weights"]  # the weights it was trained through (embedder.trained_through)
     log["settings"] = {k: v for k, v in settings.items() if not k.endswith("_weights")}
     save_refined_embedder(embedder, out, base_path, generator_path, {"training": log})

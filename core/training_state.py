@@ -90,10 +90,18 @@ def prefixed(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.T
 class TrainingRun(StopSignal):
     """When to save (every `save_every_minutes`) and when to stop (`max_steps` in all, or SIGTERM/SIGINT)."""
 
-    def __init__(self, max_steps: int | None, save_every_minutes: float):
+    def __init__(self, max_steps: int | None, save_every_minutes: float, earlier_seconds: float = 0.0):
         super().__init__()
         self.max_steps, self.save_every = max_steps, 60 * save_every_minutes
         self.started = self.last_save = time.time()
+        self.earlier_seconds = earlier_seconds  # trained by the runs this one continues
+
+    def seconds(self) -> float:
+        """Seconds trained in all, the runs this one continues included."""
+        return self.earlier_seconds + time.time() - self.started
+
+    def minutes(self) -> float:
+        return round(self.seconds() / 60, 2)
 
     def should_stop(self, steps_done: int) -> bool:
         return self.requested or (self.max_steps is not None and steps_done >= self.max_steps)
