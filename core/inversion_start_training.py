@@ -41,7 +41,7 @@ from core.inversion_start import (INVERSION_START_KIND, InversionStart, Inversio
                                  save_inversion_start)
 from core.refiner_training import learning_rate_factor
 from core.training_state import (STATE_FILE, UNFINISHED, add_run_arguments, resume_or_start, run_steps, save_state,
-                                 TrainingProgress, TrainingRun)
+                                 weights_if_best, TrainingProgress, TrainingRun)
 
 TARGETS_FILE = "x0_targets.safetensors"
 TRAJECTORIES_FILE = "trajectories.safetensors"
@@ -149,9 +149,7 @@ def train_inversion_start(
                 mse = (start(normalized_validation) - validation_targets.float()).pow(2).mean().item()
             start.train()
             tqdm.write(f"step {progress.step}: validation MSE {mse:.5f}")
-            if progress.best_mse is None or mse < progress.best_mse:
-                progress.best_mse, best_state = mse, {k: v.clone() for k, v in start.state_dict().items()}
-                log["best_step"], log["validation_mse"], log["total_minutes"] = progress.step, mse, run.minutes()
+            best_state = weights_if_best(progress, mse, start, log, run, validation_mse=mse) or best_state
 
         bar = tqdm(total=steps, initial=progress.step, desc="inversion start: MSE to the solved eps")
         start.train()
@@ -268,9 +266,7 @@ def train_upper_starts(
             start.train()
             total = sum(ratio ** 2 for ratio in ratios.values())
             tqdm.write(f"step {progress.step}: validation error / the extrapolation's, per state {ratios}")
-            if progress.best_mse is None or total < progress.best_mse:
-                progress.best_mse, best_state = total, {k: v.clone() for k, v in start.state_dict().items()}
-                log["best_step"], log["validation_error_ratio"], log["total_minutes"] = progress.step, ratios, run.minutes()
+            best_state = weights_if_best(progress, total, start, log, run, validation_error_ratio=ratios) or best_state
 
         bar = tqdm(total=steps, initial=progress.step, desc="upper starts: error relative to the extrapolation")
         start.train()

@@ -29,7 +29,7 @@ from core.embedder_training import evaluate
 from core.gradient_embedding import generate_differentiable
 from core.refiner import RefinedEmbedder, Refiner, RefinerConfig, save_refined_embedder
 from core.training_state import (STATE_FILE, UNFINISHED, add_run_arguments, resume_or_start, run_steps, save_state,
-                                 TrainingProgress, TrainingRun)
+                                 weights_if_best, TrainingProgress, TrainingRun)
 
 VALIDATE_EVERY = 100  # steps between validations (200 images: about 25 s here)
 
@@ -87,9 +87,7 @@ def train_refiner(
         refiner.train()
         tqdm.write(f"step {progress.step}: validation MSE {mse:.5f}")
         nonlocal best_state
-        if progress.best_mse is None or mse < progress.best_mse:
-            progress.best_mse, best_state = mse, {k: v.clone() for k, v in refiner.state_dict().items()}
-            log["best_step"], log["validation_mse"], log["total_minutes"] = progress.step, mse, run.minutes()
+        best_state = weights_if_best(progress, mse, refiner, log, run, validation_mse=mse) or best_state
 
     with TrainingRun(max_steps, save_every_minutes, progress.elapsed_seconds) as run:
         if best_state is None:  # the start: E's seeds (R is zero), the error to beat

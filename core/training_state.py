@@ -152,6 +152,17 @@ def run_steps(run: TrainingRun, progress: TrainingProgress, steps: int, loss: Ca
     return True
 
 
+def weights_if_best(progress: TrainingProgress, score: float, model: nn.Module, log: dict, run: TrainingRun,
+                    **measured) -> dict[str, torch.Tensor] | None:
+    """A copy of `model`'s weights if `score` (lower is better) beats the best so far, recording it in `progress` and
+    the step, `measured` and the minutes trained in `log`; None otherwise."""
+    if progress.best_mse is not None and score >= progress.best_mse:
+        return None
+    progress.best_mse = score
+    log.update(best_step=progress.step, **measured, total_minutes=run.minutes())
+    return {k: v.clone() for k, v in model.state_dict().items()}
+
+
 def add_run_arguments(parser: argparse.ArgumentParser, counted: str = "steps") -> None:
     """--max-steps and --save-every-minutes, the options of every resumable training; `counted` says which steps count."""
     parser.add_argument("--max-steps", type=positive_int, default=None,
